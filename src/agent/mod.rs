@@ -1,0 +1,76 @@
+//! The receptionist's brain: given the conversation so far, what to say next.
+//!
+//! [`Agent`] is the seam between the call loop and whatever produces
+//! replies: the built-in [`rules::RulesAgent`] (offline, no key needed) or an
+//! LLM. The call loop gives every reply a deadline; an agent only has to
+//! answer or fail with an [`AgentError`], which the loop turns into a spoken
+//! apology.
+
+pub mod rules;
+pub mod speech;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{session::Turn, twilio::webhook::CallSid};
+
+/// What the agent knows about the call apart from the transcript.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The call.
+    pub call_sid: CallSid,
+    /// The other party's number (`From` on inbound calls, `To` on outbound).
+    pub caller: Option<String>,
+    /// The time of this turn.
+    pub now: DateTime<Utc>,
+}
+
+/// The agent's answer to one caller turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// What to say.
+    pub text: String,
+    /// Hang up after saying it.
+    pub end_call: bool,
+}
+
+impl Reply {
+    /// A reply that keeps the conversation going.
+    pub fn say(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            end_call: false,
+        }
+    }
+
+    /// A reply after which the call ends.
+    pub fn goodbye(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            end_call: true,
+        }
+    }
+}
+
+/// Why an agent could not reply.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The reply did not come within the turn's budget.
+    #[error("the agent did not answer in time")]
+    Timeout,
+    /// The model or a service behind it failed.
+    #[error("the agent is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Produces the receptionist's replies.
+#[async_trait]
+pub trait Agent: Send + Sync {
+    /// The reply to the last caller turn in `history`.
+    async fn reply(&self, call: &CallContext, history: &[Turn]) -> Result<Reply, AgentError>;
+}
+
+/// A shared agent.
+pub type SharedAgent = Arc<dyn Agent>;

@@ -1,0 +1,238 @@
+//! `GET /sessions`, `GET /session/{call_sid}` and `GET /sessions/{call_sid}`:
+//! live calls and the call log, as JSON transcripts.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi, Tags,
+    param::{Path, Query},
+    payload::Json,
+};
+
+use super::{ApiError, ErrorBody};
+use crate::{
+    session::{Role, Session},
+    state::AppState,
+    twilio::webhook::CallSid,
+};
+
+#[derive(Tags)]
+enum ApiTags {
+    /// Calls in progress and the log of ended calls.
+    Sessions,
+}
+
+/// One call in a listing.
+#[derive(Debug, Object)]
+pub struct SessionSummary {
+    /// The called party.
+    pub to: Option<String>,
+    /// The caller.
+    pub from: Option<String>,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// Twilio's call status.
+    pub status: String,
+    /// When the session began.
+    pub started_at: DateTime<Utc>,
+    /// When the call ended (ended calls only).
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Entries in the transcript.
+    pub message_count: u64,
+}
+
+/// Live calls (and, when asked, recently ended ones).
+#[derive(Debug, Object)]
+pub struct SessionList {
+    /// Calls in progress.
+    pub active_sessions: u64,
+    /// The calls by CallSid.
+    pub sessions: BTreeMap<String, SessionSummary>,
+}
+
+/// One entry of a transcript.
+#[derive(Debug, Object)]
+pub struct TurnView {
+    /// `user`, `assistant` or `tool`.
+    pub role: String,
+    /// What was said.
+    pub content: String,
+    /// When.
+    pub timestamp: DateTime<Utc>,
+    /// Speech-recognition confidence (caller turns).
+    pub confidence: Option<f64>,
+}
+
+/// One call with its transcript.
+#[derive(Debug, Object)]
+pub struct SessionDetail {
+    /// The call's id.
+    pub call_sid: String,
+    /// The called party.
+    pub to: Option<String>,
+    /// The caller.
+    pub from: Option<String>,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// Twilio's call status.
+    pub status: String,
+    /// When the session began.
+    pub started_at: DateTime<Utc>,
+    /// When the call ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Call length in seconds (ended calls).
+    pub duration_seconds: Option<u64>,
+    /// Why the session ended: a final status, or `idle-timeout`.
+    pub end_reason: Option<String>,
+    /// Answering-machine detection result.
+    pub answered_by: Option<String>,
+    /// The greeting asked for when the call was placed.
+    pub initial_message: Option<String>,
+    /// The transcript, oldest first.
+    pub conversation_history: Vec<TurnView>,
+}
+
+fn direction(s: &Session) -> String {
+    serde_json::to_value(s.direction)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn role(r: Role) -> &'static str {
+    match r {
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        Role::Tool => "tool",
+    }
+}
+
+impl From<&Session> for SessionSummary {
+    fn from(s: &Session) -> Self {
+        Self {
+            to: s.to.clone(),
+            from: s.from.clone(),
+            direction: direction(s),
+            status: s.status.as_str().to_owned(),
+            started_at: s.started_at,
+            ended_at: s.ended_at,
+            message_count: s.conversation_history.len() as u64,
+        }
+    }
+}
+
+impl From<Session> for SessionDetail {
+    fn from(s: Session) -> Self {
+        Self {
+            call_sid: s.call_sid.to_string(),
+            direction: direction(&s),
+            status: s.status.as_str().to_owned(),
+            conversation_history: s
+                .conversation_history
+                .iter()
+                .map(|t| TurnView {
+                    role: role(t.role).to_owned(),
+                    content: t.content.to_string(),
+                    timestamp: t.timestamp,
+                    confidence: t.confidence,
+                })
+                .collect(),
+            to: s.to,
+            from: s.from,
+            started_at: s.started_at,
+            ended_at: s.ended_at,
+            duration_seconds: s.duration_seconds,
+            end_reason: s.end_reason,
+            answered_by: s.answered_by,
+            initial_message: s.initial_message,
+        }
+    }
+}
+
+/// The answer for one call.
+#[derive(ApiResponse)]
+pub enum SessionResponse {
+    /// The call, live or from the call log.
+    #[oai(status = 200)]
+    Ok(Json<SessionDetail>),
+}
+
+/// Session routes.
+pub struct SessionsApi;
+
+impl SessionsApi {
+    async fn one(state: &AppState, call_sid: &str) -> Result<SessionResponse, ApiError> {
+        let not_found = || ApiError::NotFound(ErrorBody::new(format!("no call {call_sid}")));
+        let Ok(sid) = CallSid::parse(call_sid) else {
+            return Err(not_found());
+        };
+        match state.sessions.find(&sid).await {
+            Ok(Some(s)) => Ok(SessionResponse::Ok(Json(s.into()))),
+            Ok(None) => Err(not_found()),
+            Err(e) => {
+                tracing::error!(error = %e, "call log read failed");
+                Err(ApiError::Internal(ErrorBody::new(
+                    "the call log could not be read",
+                )))
+            }
+        }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Sessions")]
+impl SessionsApi {
+    /// Calls in progress; `include_ended=true` adds the most recently ended calls.
+    #[oai(path = "/sessions", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        /// Also list ended calls from the call log.
+        include_ended: Query<Option<bool>>,
+        /// How many ended calls at most (default 100, at most 1000).
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<SessionList>, ApiError> {
+        let live = state.sessions.live_sessions();
+        let mut sessions: BTreeMap<String, SessionSummary> = BTreeMap::new();
+        if include_ended.0.unwrap_or(false) {
+            let limit = limit.0.unwrap_or(100).min(1000);
+            let ended = state.sessions.ended(limit).await.map_err(|e| {
+                tracing::error!(error = %e, "call log read failed");
+                ApiError::Internal(ErrorBody::new("the call log could not be read"))
+            })?;
+            for s in &ended {
+                sessions.insert(s.call_sid.to_string(), s.into());
+            }
+        }
+        for s in &live {
+            sessions.insert(s.call_sid.to_string(), s.into());
+        }
+        Ok(Json(SessionList {
+            active_sessions: live.len() as u64,
+            sessions,
+        }))
+    }
+
+    /// One call with its transcript (live, or from the call log).
+    #[oai(path = "/session/:call_sid", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        /// The call's id.
+        call_sid: Path<String>,
+    ) -> Result<SessionResponse, ApiError> {
+        Self::one(&state, &call_sid).await
+    }
+
+    /// The same as `GET /session/{call_sid}`.
+    #[oai(path = "/sessions/:call_sid", method = "get")]
+    async fn get_plural(
+        &self,
+        state: Data<&AppState>,
+        /// The call's id.
+        call_sid: Path<String>,
+    ) -> Result<SessionResponse, ApiError> {
+        Self::one(&state, &call_sid).await
+    }
+}

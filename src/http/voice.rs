@@ -1,0 +1,323 @@
+//! Twilio's voice webhooks: form in, TwiML out.
+//!
+//! Each handler turns Twilio's form into typed values, makes one call on the
+//! domain (sessions, agent) and answers TwiML built with [`crate::twiml`].
+//! A problem the caller would notice (a slow or failing agent) becomes a
+//! spoken apology and a new `<Gather>`, never a 5xx; only a request that is
+//! not a Twilio webhook at all (no valid `CallSid`) gets a 400.
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags, payload::Form, payload::PlainText};
+use serde::Deserialize;
+
+use crate::{
+    agent::{CallContext, Reply},
+    config::Config,
+    session::{Role, StatusUpdate},
+    state::AppState,
+    twilio::webhook::{CallDetails, CallSid, CallStatus, Direction, mask_number},
+    twiml::{self, Gather, Say},
+};
+
+#[derive(Tags)]
+enum ApiTags {
+    /// Twilio's voice webhooks (form in, TwiML out). With signature checks
+    /// off, these can be tried from here to play Twilio.
+    TwilioWebhooks,
+}
+
+/// The form Twilio posts to every voice webhook. Every field is optional
+/// and unknown fields are ignored, because Twilio adds parameters over time.
+#[derive(Debug, Clone, Default, Object, Deserialize)]
+#[oai(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VoiceForm {
+    /// The call's id, `CA` + 32 hex digits (required).
+    pub call_sid: Option<String>,
+    /// The account's id.
+    pub account_sid: Option<String>,
+    /// The caller.
+    pub from: Option<String>,
+    /// The called party.
+    pub to: Option<String>,
+    /// `queued`, `ringing`, `in-progress`, `completed`, `busy`, `failed`, `no-answer`, `canceled`.
+    pub call_status: Option<String>,
+    /// `inbound`, `outbound-api` or `outbound-dial`.
+    pub direction: Option<String>,
+    /// What the caller said (on `/voice/process-speech`).
+    pub speech_result: Option<String>,
+    /// Recognition confidence, 0.0 to 1.0.
+    pub confidence: Option<String>,
+    /// Answering-machine detection: `human`, `machine_end_beep`, `fax`, `unknown`, …
+    pub answered_by: Option<String>,
+    /// Call length in seconds (on the `completed` status callback).
+    pub call_duration: Option<String>,
+    /// Order of status callbacks, from 0.
+    pub sequence_number: Option<String>,
+    /// When a status callback fired (RFC 2822).
+    pub timestamp: Option<String>,
+}
+
+impl VoiceForm {
+    fn call_sid(&self) -> Result<CallSid, String> {
+        CallSid::parse(self.call_sid.as_deref().unwrap_or_default())
+    }
+
+    fn details(&self) -> CallDetails {
+        CallDetails {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            status: self.call_status.as_deref().and_then(CallStatus::parse),
+            answered_by: self.answered_by.clone(),
+        }
+    }
+
+    fn direction(&self, default: Direction) -> Direction {
+        match self.direction.as_deref() {
+            Some("inbound") => Direction::Inbound,
+            Some(d) if d.starts_with("outbound") => Direction::Outbound,
+            _ => default,
+        }
+    }
+}
+
+/// A TwiML answer.
+#[derive(ApiResponse)]
+pub enum TwimlResponse {
+    /// TwiML for Twilio to run.
+    #[oai(status = 200, content_type = "text/xml")]
+    Twiml(PlainText<String>),
+    /// Not a Twilio webhook: `CallSid` missing or malformed.
+    #[oai(status = 400)]
+    BadRequest(PlainText<String>),
+    /// `X-Twilio-Signature` missing or wrong (when signature checks are on).
+    #[oai(status = 403)]
+    Forbidden(PlainText<String>),
+}
+
+impl TwimlResponse {
+    fn xml(doc: &twiml::Response) -> Self {
+        Self::Twiml(PlainText(doc.to_xml()))
+    }
+}
+
+/// The answer to a status callback.
+#[derive(ApiResponse)]
+pub enum StatusResponse {
+    /// Recorded.
+    #[oai(status = 204)]
+    NoContent,
+    /// Not a Twilio webhook: `CallSid` missing or malformed.
+    #[oai(status = 400)]
+    BadRequest(PlainText<String>),
+    /// `X-Twilio-Signature` missing or wrong (when signature checks are on).
+    #[oai(status = 403)]
+    Forbidden(PlainText<String>),
+}
+
+/// What the caller hears when the agent cannot answer in time.
+const APOLOGY: &str = "Sorry, I'm having trouble on my end. Could you say that again?";
+
+/// Longest reply spoken in one `<Say>`; longer ones are cut at a sentence.
+const MAX_SAY_CHARS: usize = 1500;
+
+fn say(config: &Config, text: impl Into<String>) -> Say {
+    Say::new(text, &config.voice.tts_voice, &config.voice.speech_language)
+}
+
+/// `<Say>` the text while listening for the caller's next words.
+pub fn say_and_listen(config: &Config, text: &str) -> twiml::Response {
+    twiml::Response::new().gather(Gather {
+        input: "speech".into(),
+        action: config.public_url.join("/voice/process-speech"),
+        method: "POST".into(),
+        timeout: config.voice.silence_threshold_seconds,
+        speech_timeout: "auto".into(),
+        language: config.voice.speech_language.clone(),
+        action_on_empty_result: true,
+        say: vec![say(config, text)],
+    })
+}
+
+/// `<Say>` the text, then `<Hangup/>`.
+pub fn say_and_hang_up(config: &Config, text: &str) -> twiml::Response {
+    twiml::Response::new().say(say(config, text)).hangup()
+}
+
+/// Cuts `text` to at most `max` characters, at a sentence end when there is one.
+pub fn fit_for_speech(text: &str, max: usize) -> &str {
+    let text = text.trim();
+    if text.chars().count() <= max {
+        return text;
+    }
+    let cut = text.char_indices().nth(max).map_or(text.len(), |(i, _)| i);
+    let head = &text[..cut];
+    match head.rfind(['.', '!', '?']) {
+        Some(end) if end > 0 => &head[..=end],
+        _ => head,
+    }
+}
+
+/// The webhooks.
+pub struct VoiceApi;
+
+impl VoiceApi {
+    /// Greets a new call and starts listening.
+    fn greet(state: &AppState, form: &VoiceForm, default_direction: Direction) -> TwimlResponse {
+        let sid = match form.call_sid() {
+            Ok(sid) => sid,
+            Err(e) => return TwimlResponse::BadRequest(PlainText(e)),
+        };
+        let direction = form.direction(default_direction);
+        state.sessions.begin(&sid, direction, &form.details());
+        tracing::info!(
+            call_sid = %sid,
+            ?direction,
+            from = %form.from.as_deref().map(mask_number).unwrap_or_default(),
+            "call started"
+        );
+        let config = &state.config;
+        let greeting = state
+            .sessions
+            .initial_message(&sid)
+            .unwrap_or_else(|| config.voice.greeting.clone());
+        state
+            .sessions
+            .record(&sid, Role::Assistant, &greeting, None);
+        TwimlResponse::xml(&say_and_listen(config, &greeting))
+    }
+}
+
+#[OpenApi(tag = "ApiTags::TwilioWebhooks")]
+impl VoiceApi {
+    /// Someone calls the business (the phone number's Voice URL).
+    #[oai(path = "/voice/inbound", method = "post")]
+    async fn inbound(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> TwimlResponse {
+        Self::greet(&state, &form, Direction::Inbound)
+    }
+
+    /// A call placed through `/make-call` was answered.
+    #[oai(path = "/voice/outbound", method = "post")]
+    async fn outbound(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> TwimlResponse {
+        Self::greet(&state, &form, Direction::Outbound)
+    }
+
+    /// One caller turn: the `action` of each `<Gather input="speech">`.
+    #[oai(path = "/voice/process-speech", method = "post")]
+    async fn process_speech(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> TwimlResponse {
+        let sid = match form.call_sid() {
+            Ok(sid) => sid,
+            Err(e) => return TwimlResponse::BadRequest(PlainText(e)),
+        };
+        let config = &state.config;
+        let sessions = &state.sessions;
+        let direction = form.direction(Direction::Inbound);
+        sessions.begin(&sid, direction, &form.details());
+
+        let speech = form
+            .speech_result
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default();
+        if speech.is_empty() {
+            let silent = sessions.note_silence(&sid);
+            if silent >= config.voice.max_silent_turns {
+                let text = "I haven't heard anything, so I'll end the call now. \
+                            Please call again any time. Goodbye!";
+                sessions.record(&sid, Role::Assistant, text, None);
+                return TwimlResponse::xml(&say_and_hang_up(config, text));
+            }
+            let text = "Sorry, I didn't hear anything. How can I help you?";
+            sessions.record(&sid, Role::Assistant, text, None);
+            return TwimlResponse::xml(&say_and_listen(config, text));
+        }
+
+        let confidence = form
+            .confidence
+            .as_deref()
+            .and_then(|c| c.trim().parse::<f64>().ok())
+            .filter(|c| c.is_finite());
+        sessions.record(&sid, Role::User, speech, confidence);
+
+        let history = sessions.history(&sid);
+        let caller = match direction {
+            Direction::Inbound => form.from.clone(),
+            Direction::Outbound => form.to.clone(),
+        };
+        let ctx = CallContext {
+            call_sid: sid.clone(),
+            caller,
+            now: (state.clock)(),
+        };
+        let started = std::time::Instant::now();
+        let reply =
+            match tokio::time::timeout(config.voice.turn_budget, state.agent.reply(&ctx, &history))
+                .await
+            {
+                Ok(Ok(reply)) => reply,
+                Ok(Err(e)) => {
+                    tracing::warn!(call_sid = %sid, error = %e, "agent failed; apologising");
+                    Reply::say(APOLOGY)
+                }
+                Err(_) => {
+                    tracing::warn!(call_sid = %sid, "agent missed the turn budget; apologising");
+                    Reply::say(APOLOGY)
+                }
+            };
+        tracing::debug!(call_sid = %sid, ms = started.elapsed().as_millis() as u64, "turn answered");
+
+        let text = fit_for_speech(&reply.text, MAX_SAY_CHARS);
+        let text = if text.is_empty() { APOLOGY } else { text };
+        sessions.record(&sid, Role::Assistant, text, None);
+        if reply.end_call {
+            TwimlResponse::xml(&say_and_hang_up(config, text))
+        } else {
+            TwimlResponse::xml(&say_and_listen(config, text))
+        }
+    }
+
+    /// The call's status callback (initiated, ringing, answered, completed, …).
+    #[oai(path = "/voice/status", method = "post")]
+    async fn status(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> StatusResponse {
+        let sid = match form.call_sid() {
+            Ok(sid) => sid,
+            Err(e) => return StatusResponse::BadRequest(PlainText(e)),
+        };
+        let update = StatusUpdate {
+            status: form.call_status.as_deref().and_then(CallStatus::parse),
+            sequence: form
+                .sequence_number
+                .as_deref()
+                .and_then(|s| s.trim().parse().ok()),
+            duration_seconds: form
+                .call_duration
+                .as_deref()
+                .and_then(|s| s.trim().parse().ok()),
+        };
+        let direction = form.direction(Direction::Inbound);
+        match state
+            .sessions
+            .apply_status(&sid, direction, &form.details(), &update)
+            .await
+        {
+            Ok(outcome) => tracing::info!(call_sid = %sid, ?outcome, "status callback"),
+            // The session stays live and the idle sweep retries the log.
+            Err(e) => tracing::error!(call_sid = %sid, error = %e, "could not write the call log"),
+        }
+        StatusResponse::NoContent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_replies_are_cut_at_a_sentence() {
+        let text = "First sentence. Second sentence is longer. Third.";
+        assert_eq!(fit_for_speech(text, 30), "First sentence.");
+        assert_eq!(fit_for_speech(text, 500), text);
+        assert_eq!(fit_for_speech("no stops here at all", 8), "no stops");
+        assert_eq!(fit_for_speech("ééééé", 3), "ééé");
+    }
+}

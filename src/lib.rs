@@ -1,0 +1,22 @@
+//! frontdesk: an AI receptionist on a Twilio phone number.
+//!
+//! A guided tour, from the wire inwards:
+//!
+//! - [`http`]: the route table. Twilio's voice webhooks ([`http::voice`])
+//!   answer TwiML; the JSON API ([`http::api`]) shows sessions; guards check
+//!   body size and `X-Twilio-Signature` before any handler runs.
+//! - [`twiml`]: the typed TwiML builder every webhook answer goes through.
+//! - [`twilio`]: Twilio's signature algorithm and typed webhook forms.
+//! - [`session`]: live calls in a concurrent map, ended calls in a persisted log.
+//! - [`agent`]: the [`agent::Agent`] seam and the built-in rules agent.
+//! - [`config`]: the one typed configuration, read once at start.
+//! - [`startup`] and [`state`]: binding, serving, shutting down; the shared state.
+
+pub mod agent;
+pub mod config;
+pub mod http;
+pub mod session;
+pub mod startup;
+pub mod state;
+pub mod twilio;
+pub mod twiml;

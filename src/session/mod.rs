@@ -1,0 +1,451 @@
+//! Call sessions: who is on the line and what was said.
+//!
+//! Live calls sit in a `DashMap` keyed by CallSid, so webhooks of different
+//! calls never contend on one lock. Every method takes the map's guard for
+//! a few field updates and drops it before returning: no guard is held
+//! across an `.await`, and callers get owned snapshots. When a call ends
+//! (a final status callback, or no webhook for the idle timeout) the session
+//! leaves the map and is written to the [`Archive`], where `GET /session`
+//! still finds it after a restart. Memory is bounded by the live calls.
+
+pub mod archive;
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+
+pub use archive::{Archive, ArchiveError};
+
+use crate::twilio::webhook::{CallDetails, CallSid, CallStatus, Direction};
+
+/// Who spoke a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The caller.
+    User,
+    /// The receptionist.
+    Assistant,
+    /// A tool call and its result (what the agent did).
+    Tool,
+}
+
+/// One entry of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Turn {
+    /// Who spoke.
+    pub role: Role,
+    /// What was said (or, for tools, the call and its result).
+    pub content: Arc<str>,
+    /// When it was recorded.
+    pub timestamp: DateTime<Utc>,
+    /// Twilio's speech-recognition confidence, for caller turns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+}
+
+/// One call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// Twilio's call id.
+    pub call_sid: CallSid,
+    /// Inbound or outbound.
+    pub direction: Direction,
+    /// The caller (`From`).
+    pub from: Option<String>,
+    /// The called party (`To`).
+    pub to: Option<String>,
+    /// The latest known status.
+    pub status: CallStatus,
+    /// When the session began.
+    pub started_at: DateTime<Utc>,
+    /// The last webhook for this call.
+    pub last_activity_at: DateTime<Utc>,
+    /// When the call ended.
+    #[serde(default)]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Call length in seconds, as Twilio reported it (or measured).
+    #[serde(default)]
+    pub duration_seconds: Option<u64>,
+    /// Why the session ended (`completed`, `busy`, `idle-timeout`, …).
+    #[serde(default)]
+    pub end_reason: Option<String>,
+    /// The greeting asked for when the call was placed.
+    #[serde(default)]
+    pub initial_message: Option<String>,
+    /// Answering-machine detection result.
+    #[serde(default)]
+    pub answered_by: Option<String>,
+    /// Silent turns in a row.
+    #[serde(default)]
+    pub silent_turns: u32,
+    /// Highest status-callback `SequenceNumber` applied.
+    #[serde(default)]
+    pub last_sequence: Option<u32>,
+    /// The transcript.
+    pub conversation_history: Vec<Turn>,
+}
+
+impl Session {
+    fn new(call_sid: CallSid, direction: Direction, now: DateTime<Utc>) -> Self {
+        Self {
+            call_sid,
+            direction,
+            from: None,
+            to: None,
+            status: CallStatus::InProgress,
+            started_at: now,
+            last_activity_at: now,
+            ended_at: None,
+            duration_seconds: None,
+            end_reason: None,
+            initial_message: None,
+            answered_by: None,
+            silent_turns: 0,
+            last_sequence: None,
+            conversation_history: Vec::new(),
+        }
+    }
+
+    fn absorb(&mut self, details: &CallDetails) {
+        if details.from.is_some() {
+            self.from.clone_from(&details.from);
+        }
+        if details.to.is_some() {
+            self.to.clone_from(&details.to);
+        }
+        if details.answered_by.is_some() {
+            self.answered_by.clone_from(&details.answered_by);
+        }
+        if let Some(status) = details.status
+            && !status.is_final()
+            && status.rank() >= self.status.rank()
+        {
+            self.status = status;
+        }
+    }
+}
+
+/// A status callback, as far as sessions care.
+#[derive(Debug, Clone, Default)]
+pub struct StatusUpdate {
+    /// `CallStatus`.
+    pub status: Option<CallStatus>,
+    /// `SequenceNumber`.
+    pub sequence: Option<u32>,
+    /// `CallDuration` in seconds.
+    pub duration_seconds: Option<u64>,
+}
+
+/// What a status callback did to its session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusOutcome {
+    /// The status was recorded.
+    Updated(CallStatus),
+    /// The call ended and went to the call log.
+    Ended(CallStatus),
+    /// Older than what is known already (arrived out of order).
+    Stale,
+    /// The call had ended already.
+    AlreadyEnded,
+}
+
+/// Live sessions and the call log.
+pub struct SessionStore {
+    live: DashMap<CallSid, Session>,
+    archive: Archive,
+}
+
+impl SessionStore {
+    /// A store whose ended calls go to `archive`.
+    pub fn new(archive: Archive) -> Self {
+        Self {
+            live: DashMap::new(),
+            archive,
+        }
+    }
+
+    /// Number of live calls.
+    pub fn live_count(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Starts a session, or refreshes it with what Twilio says now.
+    pub fn begin(&self, call_sid: &CallSid, direction: Direction, details: &CallDetails) {
+        let now = Utc::now();
+        let mut entry = self
+            .live
+            .entry(call_sid.clone())
+            .or_insert_with(|| Session::new(call_sid.clone(), direction, now));
+        entry.absorb(details);
+        entry.last_activity_at = now;
+    }
+
+    /// Registers a call placed through the REST API, before Twilio calls back.
+    pub fn begin_outbound(
+        &self,
+        call_sid: &CallSid,
+        from: &str,
+        to: &str,
+        initial_message: Option<String>,
+    ) {
+        let mut session = Session::new(call_sid.clone(), Direction::Outbound, Utc::now());
+        session.status = CallStatus::Queued;
+        session.from = Some(from.to_owned());
+        session.to = Some(to.to_owned());
+        session.initial_message = initial_message;
+        self.live.insert(call_sid.clone(), session);
+    }
+
+    /// The greeting asked for when this call was placed, if any.
+    pub fn initial_message(&self, call_sid: &CallSid) -> Option<String> {
+        self.live.get(call_sid)?.initial_message.clone()
+    }
+
+    /// Appends a turn. Caller speech also resets the silence count.
+    pub fn record(&self, call_sid: &CallSid, role: Role, content: &str, confidence: Option<f64>) {
+        let now = Utc::now();
+        if let Some(mut s) = self.live.get_mut(call_sid) {
+            if role == Role::User {
+                s.silent_turns = 0;
+            }
+            s.last_activity_at = now;
+            s.conversation_history.push(Turn {
+                role,
+                content: Arc::from(content),
+                timestamp: now,
+                confidence,
+            });
+        }
+    }
+
+    /// Counts a silent turn and returns how many there have been in a row.
+    pub fn note_silence(&self, call_sid: &CallSid) -> u32 {
+        match self.live.get_mut(call_sid) {
+            Some(mut s) => {
+                s.silent_turns += 1;
+                s.last_activity_at = Utc::now();
+                s.silent_turns
+            }
+            None => 1,
+        }
+    }
+
+    /// A copy of the live session.
+    pub fn snapshot(&self, call_sid: &CallSid) -> Option<Session> {
+        self.live.get(call_sid).map(|s| s.clone())
+    }
+
+    /// The conversation so far (cheap: turn texts are shared, not copied).
+    pub fn history(&self, call_sid: &CallSid) -> Vec<Turn> {
+        self.live
+            .get(call_sid)
+            .map(|s| s.conversation_history.clone())
+            .unwrap_or_default()
+    }
+
+    /// Snapshots of every live session.
+    pub fn live_sessions(&self) -> Vec<Session> {
+        self.live.iter().map(|s| s.value().clone()).collect()
+    }
+
+    /// A live or ended call.
+    pub async fn find(&self, call_sid: &CallSid) -> Result<Option<Session>, ArchiveError> {
+        if let Some(s) = self.snapshot(call_sid) {
+            return Ok(Some(s));
+        }
+        self.archive.load(call_sid.as_str()).await
+    }
+
+    /// The most recently ended calls.
+    pub async fn ended(&self, limit: u32) -> Result<Vec<Session>, ArchiveError> {
+        self.archive.recent(limit).await
+    }
+
+    /// Applies a status callback, ignoring ones that arrive out of order, and
+    /// moves the call to the log when the status is final.
+    pub async fn apply_status(
+        &self,
+        call_sid: &CallSid,
+        direction: Direction,
+        details: &CallDetails,
+        update: &StatusUpdate,
+    ) -> Result<StatusOutcome, ArchiveError> {
+        let Some(status) = update.status else {
+            self.begin(call_sid, direction, details);
+            return Ok(StatusOutcome::Stale);
+        };
+        if !self.live.contains_key(call_sid)
+            && self.archive.load(call_sid.as_str()).await?.is_some()
+        {
+            return Ok(StatusOutcome::AlreadyEnded);
+        }
+        {
+            let now = Utc::now();
+            let mut s = self
+                .live
+                .entry(call_sid.clone())
+                .or_insert_with(|| Session::new(call_sid.clone(), direction, now));
+            s.absorb(details);
+            s.last_activity_at = now;
+            let newer = match (update.sequence, s.last_sequence) {
+                (Some(new), Some(old)) => new > old,
+                _ => true,
+            };
+            if !status.is_final() {
+                if !newer || status.rank() < s.status.rank() {
+                    return Ok(StatusOutcome::Stale);
+                }
+                s.status = status;
+                s.last_sequence = update.sequence.or(s.last_sequence);
+                return Ok(StatusOutcome::Updated(status));
+            }
+            s.status = status;
+            s.last_sequence = update.sequence.or(s.last_sequence);
+            s.duration_seconds = update.duration_seconds;
+        }
+        self.end(call_sid, status.as_str()).await?;
+        Ok(StatusOutcome::Ended(status))
+    }
+
+    /// Ends a live call: it leaves the map and goes to the call log. If the
+    /// log cannot be written the session stays live, so nothing is lost.
+    pub async fn end(&self, call_sid: &CallSid, reason: &str) -> Result<(), ArchiveError> {
+        let Some((_, mut session)) = self.live.remove(call_sid) else {
+            return Ok(());
+        };
+        let now = Utc::now();
+        session.ended_at = Some(now);
+        session.end_reason = Some(reason.to_owned());
+        if session.duration_seconds.is_none() {
+            let secs = (now - session.started_at).num_seconds().max(0);
+            session.duration_seconds = Some(u64::try_from(secs).unwrap_or(0));
+        }
+        if let Err(e) = self.archive.save(&session).await {
+            self.live.insert(call_sid.clone(), session);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Ends every session idle for longer than `idle`; returns how many.
+    pub async fn expire_idle(&self, idle: Duration) -> usize {
+        let cutoff = Utc::now() - chrono::Duration::from_std(idle).unwrap_or_default();
+        let stale: Vec<CallSid> = self
+            .live
+            .iter()
+            .filter(|s| s.last_activity_at < cutoff)
+            .map(|s| s.key().clone())
+            .collect();
+        let mut ended = 0;
+        for sid in stale {
+            match self.end(&sid, "idle-timeout").await {
+                Ok(()) => ended += 1,
+                Err(e) => {
+                    tracing::error!(call_sid = %sid, error = %e, "could not log an idle call")
+                }
+            }
+        }
+        ended
+    }
+
+    /// Moves every live session to the log (on shutdown).
+    pub async fn end_all(&self, reason: &str) {
+        let sids: Vec<CallSid> = self.live.iter().map(|s| s.key().clone()).collect();
+        for sid in sids {
+            if let Err(e) = self.end(&sid, reason).await {
+                tracing::error!(call_sid = %sid, error = %e, "could not log a call at shutdown");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sid(n: u8) -> CallSid {
+        CallSid::parse(&format!("CA{:032x}", n)).unwrap()
+    }
+
+    fn store() -> (SessionStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        (SessionStore::new(Archive::open(dir.path()).unwrap()), dir)
+    }
+
+    fn status(s: CallStatus, seq: u32) -> StatusUpdate {
+        StatusUpdate {
+            status: Some(s),
+            sequence: Some(seq),
+            duration_seconds: Some(42),
+        }
+    }
+
+    #[tokio::test]
+    async fn out_of_order_callbacks_never_move_status_backwards() {
+        let (store, _dir) = store();
+        let sid = sid(1);
+        store.begin_outbound(&sid, "+15550000000", "+15551111111", None);
+        let d = CallDetails::default();
+        let dir = Direction::Outbound;
+        assert_eq!(
+            store
+                .apply_status(&sid, dir, &d, &status(CallStatus::InProgress, 2))
+                .await
+                .unwrap(),
+            StatusOutcome::Updated(CallStatus::InProgress)
+        );
+        assert_eq!(
+            store
+                .apply_status(&sid, dir, &d, &status(CallStatus::Ringing, 1))
+                .await
+                .unwrap(),
+            StatusOutcome::Stale
+        );
+        assert_eq!(store.snapshot(&sid).unwrap().status, CallStatus::InProgress);
+        assert_eq!(
+            store
+                .apply_status(&sid, dir, &d, &status(CallStatus::Completed, 3))
+                .await
+                .unwrap(),
+            StatusOutcome::Ended(CallStatus::Completed)
+        );
+        assert_eq!(store.live_count(), 0);
+        let logged = store.find(&sid).await.unwrap().unwrap();
+        assert_eq!(logged.status, CallStatus::Completed);
+        assert_eq!(logged.duration_seconds, Some(42));
+        assert_eq!(
+            store
+                .apply_status(&sid, dir, &d, &status(CallStatus::Completed, 3))
+                .await
+                .unwrap(),
+            StatusOutcome::AlreadyEnded
+        );
+    }
+
+    #[tokio::test]
+    async fn idle_sessions_expire_into_the_log() {
+        let (store, _dir) = store();
+        store.begin(&sid(2), Direction::Inbound, &CallDetails::default());
+        store.record(&sid(2), Role::User, "hello", Some(0.9));
+        assert_eq!(store.expire_idle(Duration::from_secs(60)).await, 0);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(store.expire_idle(Duration::from_millis(1)).await, 1);
+        assert_eq!(store.live_count(), 0);
+        let s = store.find(&sid(2)).await.unwrap().unwrap();
+        assert_eq!(s.end_reason.as_deref(), Some("idle-timeout"));
+        assert_eq!(&*s.conversation_history[0].content, "hello");
+    }
+
+    #[tokio::test]
+    async fn speech_resets_the_silence_count() {
+        let (store, _dir) = store();
+        store.begin(&sid(3), Direction::Inbound, &CallDetails::default());
+        assert_eq!(store.note_silence(&sid(3)), 1);
+        assert_eq!(store.note_silence(&sid(3)), 2);
+        store.record(&sid(3), Role::User, "hi", None);
+        assert_eq!(store.note_silence(&sid(3)), 1);
+    }
+}

@@ -1,0 +1,153 @@
+//! Binding the listener and serving until shutdown.
+//!
+//! [`Application::build`] binds first and reports the real port, so tests
+//! bind port 0; [`Application::run_until`] serves until the given future
+//! completes, then lets in-flight webhooks finish. Ctrl-C, SIGTERM and
+//! tests share this one path.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use poem::{
+    Server,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+};
+
+use crate::{
+    agent::{SharedAgent, rules::RulesAgent},
+    config::{AgentKind, Config},
+    session::{Archive, ArchiveError, SessionStore},
+    state::{AppState, Clock, system_clock},
+};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The call log could not be opened.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+}
+
+/// A bound, not yet serving, server.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    port: u16,
+    state: AppState,
+}
+
+/// Builds the shared state from the configuration.
+pub fn build_state(config: Config, clock: Clock) -> Result<AppState, StartupError> {
+    let archive = Archive::open(&config.data_dir)?;
+    let agent: SharedAgent = match config.agent {
+        AgentKind::Rules | AgentKind::Llm => Arc::new(RulesAgent::new(
+            config.business.name.clone(),
+            config.business.timezone,
+        )),
+    };
+    Ok(AppState {
+        config: Arc::new(config),
+        sessions: Arc::new(SessionStore::new(archive)),
+        agent,
+        clock,
+    })
+}
+
+impl Application {
+    /// Opens storage and binds `SERVER_HOST:SERVER_PORT`.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let state = build_state(config, system_clock())?;
+        Self::build_with_state(state).await
+    }
+
+    /// Binds for a prepared state (tests swap parts of it).
+    pub async fn build_with_state(state: AppState) -> Result<Self, StartupError> {
+        let addr = format!("{}:{}", state.config.host, state.config.port);
+        let acceptor = TcpListener::bind(addr.clone())
+            .into_acceptor()
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
+            .unwrap_or(state.config.port);
+        Ok(Self {
+            acceptor,
+            port,
+            state,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes; in-flight requests get 10 s to finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let state = self.state;
+        let sweeper = tokio::spawn(sweep_idle_sessions(state.clone()));
+        let result = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(
+                crate::http::app(state.clone()),
+                shutdown,
+                Some(Duration::from_secs(10)),
+            )
+            .await;
+        sweeper.abort();
+        result
+    }
+}
+
+/// Moves calls that never reported their end to the call log.
+async fn sweep_idle_sessions(state: AppState) {
+    let idle = state.config.sessions.idle_timeout;
+    let mut tick =
+        tokio::time::interval((idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(60)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let ended = state.sessions.expire_idle(idle).await;
+        if ended > 0 {
+            tracing::info!(ended, "idle sessions moved to the call log");
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,32 @@
+//! `AppState`: everything a handler reaches, shared by reference.
+//!
+//! Handlers hold no state of their own. The state is cheap to clone (all
+//! `Arc`s) and every part is safe to use from many requests at once: the
+//! session store is a concurrent map, the agent is `Send + Sync`.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::{agent::SharedAgent, config::Config, session::SessionStore};
+
+/// The clock, injectable so tests control "now".
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}
+
+/// Shared state of the running server.
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Live sessions and the call log.
+    pub sessions: Arc<SessionStore>,
+    /// Who answers the caller.
+    pub agent: SharedAgent,
+    /// What time it is.
+    pub clock: Clock,
+}

@@ -1,0 +1,6 @@
+//! Twilio: webhook signatures and the typed webhook forms.
+//!
+//! Nothing here knows HTTP servers; the `http` module feeds requests in.
+
+pub mod signature;
+pub mod webhook;
