@@ -1,0 +1,8 @@
+//! Black-box tests: the real server on a loopback port, driven as Twilio
+//! and as a user of the REST API would drive it.
+
+mod gather;
+mod helpers;
+mod openapi;
+mod security;
+mod sessions;

@@ -1,0 +1,115 @@
+//! Many calls at once, and the call log across a restart.
+
+use crate::helpers::{sid, spawn_app, spawn_app_in, spoken};
+
+#[tokio::test]
+async fn a_hundred_concurrent_calls_keep_their_own_transcripts() {
+    let app = std::sync::Arc::new(spawn_app(&[]).await);
+    let mut tasks = Vec::new();
+    for n in 0..100u32 {
+        let app = std::sync::Arc::clone(&app);
+        tasks.push(tokio::spawn(async move {
+            let call = sid(1000 + n);
+            app.twiml(
+                "/voice/inbound",
+                &[("CallSid", call.as_str()), ("From", "+14155550100")],
+            )
+            .await;
+            for turn in 0..3 {
+                let answer = app
+                    .say(&call, &format!("caller {n} turn {turn} what time is it"))
+                    .await;
+                assert!(spoken(&answer).starts_with("It's"), "{answer}");
+            }
+            call
+        }));
+    }
+    for (n, task) in tasks.into_iter().enumerate() {
+        let call = task.await.unwrap();
+        let (_, s) = app.get_json(&format!("/session/{call}")).await;
+        let history = s["conversation_history"].as_array().unwrap();
+        assert_eq!(history.len(), 7, "{call}");
+        let mine: Vec<String> = history
+            .iter()
+            .filter(|t| t["role"] == "user")
+            .map(|t| t["content"].as_str().unwrap().to_owned())
+            .collect();
+        let want: Vec<String> = (0..3)
+            .map(|t| format!("caller {n} turn {t} what time is it"))
+            .collect();
+        assert_eq!(mine, want);
+    }
+    let (_, list) = app.get_json("/sessions").await;
+    assert_eq!(list["active_sessions"], 100);
+    assert_eq!(list["sessions"].as_object().unwrap().len(), 100);
+}
+
+#[tokio::test]
+async fn ended_calls_survive_a_restart() {
+    let app = spawn_app(&[]).await;
+    let dir = app.data_dir.clone();
+    let call = sid(20);
+    app.twiml(
+        "/voice/inbound",
+        &[("CallSid", call.as_str()), ("From", "+14155550100")],
+    )
+    .await;
+    app.say(&call, "what day is it").await;
+    let resp = app
+        .webhook(
+            "/voice/status",
+            &[
+                ("CallSid", call.as_str()),
+                ("CallStatus", "completed"),
+                ("CallDuration", "31"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 204);
+    let keep = app.stop().await;
+
+    let again = spawn_app_in(dir, &[]).await;
+    let (status, s) = again.get_json(&format!("/session/{call}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(s["status"], "completed");
+    assert_eq!(s["duration_seconds"], 31);
+    assert_eq!(s["conversation_history"][1]["content"], "what day is it");
+    let (_, list) = again.get_json("/sessions?include_ended=true").await;
+    assert_eq!(list["active_sessions"], 0);
+    assert!(list["sessions"][&call].is_object());
+    drop(keep);
+}
+
+#[tokio::test]
+async fn calls_that_never_report_an_end_expire_into_the_log() {
+    let app = spawn_app(&[("SESSION_IDLE_TIMEOUT_SECONDS", "10")]).await;
+    let call = sid(21);
+    app.twiml("/voice/inbound", &[("CallSid", call.as_str())])
+        .await;
+    assert_eq!(app.state.sessions.live_count(), 1);
+    // The sweep runs on its own; here it is called directly with a short idle time.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert_eq!(
+        app.state
+            .sessions
+            .expire_idle(std::time::Duration::from_millis(10))
+            .await,
+        1
+    );
+    let (_, s) = app.get_json(&format!("/session/{call}")).await;
+    assert_eq!(s["end_reason"], "idle-timeout");
+    let (_, list) = app.get_json("/sessions").await;
+    assert_eq!(list["active_sessions"], 0);
+}
+
+#[tokio::test]
+async fn root_and_health_answer() {
+    let app = spawn_app(&[]).await;
+    let (status, root) = app.get_json("/").await;
+    assert_eq!(status, 200);
+    assert_eq!(root["status"], "ok");
+    assert_eq!(root["public_url"], crate::helpers::PUBLIC_URL);
+    assert_eq!(root["active_sessions"], 0);
+    let (status, _) = app.get_json("/health").await;
+    assert_eq!(status, 200);
+}
