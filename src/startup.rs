@@ -45,6 +45,9 @@ pub struct Application {
 /// Builds the shared state from the configuration.
 pub fn build_state(config: Config, clock: Clock) -> Result<AppState, StartupError> {
     let archive = Archive::open(&config.data_dir)?;
+    if config.agent == AgentKind::Llm {
+        tracing::warn!("this build has no LLM agent yet; the built-in rules agent answers calls");
+    }
     let agent: SharedAgent = match config.agent {
         AgentKind::Rules | AgentKind::Llm => Arc::new(RulesAgent::new(
             config.business.name.clone(),
@@ -110,6 +113,8 @@ impl Application {
             )
             .await;
         sweeper.abort();
+        // Calls still in progress go to the log; a webhook after a restart resumes them.
+        state.sessions.suspend_all().await;
         result
     }
 }

@@ -212,6 +212,9 @@ impl VoiceApi {
         let config = &state.config;
         let sessions = &state.sessions;
         let direction = form.direction(Direction::Inbound);
+        if let Err(e) = sessions.resume(&sid).await {
+            tracing::warn!(call_sid = %sid, error = %e, "could not look up the call log");
+        }
         sessions.begin(&sid, direction, &form.details());
 
         let speech = form
@@ -295,6 +298,9 @@ impl VoiceApi {
                 .and_then(|s| s.trim().parse().ok()),
         };
         let direction = form.direction(Direction::Inbound);
+        if let Err(e) = state.sessions.resume(&sid).await {
+            tracing::warn!(call_sid = %sid, error = %e, "could not look up the call log");
+        }
         match state
             .sessions
             .apply_status(&sid, direction, &form.details(), &update)

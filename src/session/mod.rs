@@ -20,6 +20,9 @@ pub use archive::{Archive, ArchiveError};
 
 use crate::twilio::webhook::{CallDetails, CallSid, CallStatus, Direction};
 
+/// The end reason of calls that were live when the server stopped.
+pub const SERVER_STOPPED: &str = "server-stopped";
+
 /// Who spoke a turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -181,6 +184,27 @@ impl SessionStore {
             .or_insert_with(|| Session::new(call_sid.clone(), direction, now));
         entry.absorb(details);
         entry.last_activity_at = now;
+    }
+
+    /// Brings back a call that was live when the server last stopped, so a
+    /// restart in the middle of a call keeps its transcript. Cheap when the
+    /// call is live already.
+    pub async fn resume(&self, call_sid: &CallSid) -> Result<bool, ArchiveError> {
+        if self.live.contains_key(call_sid) {
+            return Ok(false);
+        }
+        let Some(mut session) = self.archive.load(call_sid.as_str()).await? else {
+            return Ok(false);
+        };
+        if session.end_reason.as_deref() != Some(SERVER_STOPPED) {
+            return Ok(false);
+        }
+        session.ended_at = None;
+        session.end_reason = None;
+        session.duration_seconds = None;
+        session.last_activity_at = Utc::now();
+        self.live.entry(call_sid.clone()).or_insert(session);
+        Ok(true)
     }
 
     /// Registers a call placed through the REST API, before Twilio calls back.
@@ -351,8 +375,10 @@ impl SessionStore {
         ended
     }
 
-    /// Moves every live session to the log (on shutdown).
-    pub async fn end_all(&self, reason: &str) {
+    /// Moves every live session to the log (on shutdown); [`Self::resume`]
+    /// brings one back if its call goes on after a restart.
+    pub async fn suspend_all(&self) {
+        let reason = SERVER_STOPPED;
         let sids: Vec<CallSid> = self.live.iter().map(|s| s.key().clone()).collect();
         for sid in sids {
             if let Err(e) = self.end(&sid, reason).await {
@@ -447,5 +473,23 @@ mod tests {
         assert_eq!(store.note_silence(&sid(3)), 2);
         store.record(&sid(3), Role::User, "hi", None);
         assert_eq!(store.note_silence(&sid(3)), 1);
+    }
+
+    #[tokio::test]
+    async fn calls_live_at_shutdown_resume_with_their_transcript() {
+        let (store, dir) = store();
+        store.begin(&sid(4), Direction::Inbound, &CallDetails::default());
+        store.record(&sid(4), Role::User, "before the restart", None);
+        store.suspend_all().await;
+        assert_eq!(store.live_count(), 0);
+        let again = SessionStore::new(Archive::open(dir.path()).unwrap());
+        assert!(again.resume(&sid(4)).await.unwrap());
+        let s = again.snapshot(&sid(4)).unwrap();
+        assert!(s.end_reason.is_none() && s.ended_at.is_none());
+        assert_eq!(&*s.conversation_history[0].content, "before the restart");
+        assert!(!again.resume(&sid(4)).await.unwrap(), "already live");
+        // A call that really ended stays ended.
+        again.end(&sid(4), "completed").await.unwrap();
+        assert!(!again.resume(&sid(4)).await.unwrap());
     }
 }

@@ -113,3 +113,33 @@ async fn root_and_health_answer() {
     let (status, _) = app.get_json("/health").await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_restart_in_the_middle_of_a_call_keeps_the_conversation_going() {
+    let app = spawn_app(&[]).await;
+    let dir = app.data_dir.clone();
+    let call = sid(22);
+    app.twiml("/voice/inbound", &[("CallSid", call.as_str())])
+        .await;
+    app.say(&call, "what time is it").await;
+    let keep = app.stop().await;
+
+    let again = spawn_app_in(dir, &[]).await;
+    let (_, s) = again.get_json(&format!("/session/{call}")).await;
+    assert_eq!(s["end_reason"], "server-stopped");
+    let answer = again.say(&call, "thanks, bye").await;
+    assert!(answer.contains("<Hangup/>"));
+    let (_, list) = again.get_json("/sessions").await;
+    assert_eq!(list["active_sessions"], 1);
+    let resp = again
+        .webhook(
+            "/voice/status",
+            &[("CallSid", call.as_str()), ("CallStatus", "completed")],
+        )
+        .await;
+    assert_eq!(resp.status(), 204);
+    let (_, s) = again.get_json(&format!("/session/{call}")).await;
+    assert_eq!(s["status"], "completed");
+    assert_eq!(s["conversation_history"].as_array().unwrap().len(), 5);
+    drop(keep);
+}
