@@ -9,10 +9,12 @@
 //! - [`twilio`]: Twilio's signature algorithm and typed webhook forms.
 //! - [`session`]: live calls in a concurrent map, ended calls in a persisted log.
 //! - [`agent`]: the [`agent::Agent`] seam and the built-in rules agent.
+//! - [`cli`]: the `frontdesk call` command, a client of `/make-call`.
 //! - [`config`]: the one typed configuration, read once at start.
 //! - [`startup`] and [`state`]: binding, serving, shutting down; the shared state.
 
 pub mod agent;
+pub mod cli;
 pub mod config;
 pub mod http;
 pub mod session;

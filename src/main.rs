@@ -21,6 +21,23 @@ struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve,
+    /// Place a call through a running server's /make-call.
+    Call {
+        /// The number to call, in E.164 form (+14155551234).
+        to: String,
+        /// What the receptionist says first.
+        #[arg(long)]
+        message: Option<String>,
+        /// Detect answering machines and leave a voicemail message.
+        #[arg(long)]
+        machine_detection: bool,
+        /// The caller ID (default TWILIO_PHONE_NUMBER on the server).
+        #[arg(long)]
+        from: Option<String>,
+        /// The server's URL (default http://127.0.0.1:SERVER_PORT).
+        #[arg(long)]
+        server: Option<String>,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// Validate the configuration and print what would be used.
@@ -47,6 +64,37 @@ async fn main() -> ExitCode {
         Command::Openapi => {
             println!("{}", frontdesk::http::openapi_json());
             ExitCode::SUCCESS
+        }
+        Command::Call {
+            to,
+            message,
+            machine_detection,
+            from,
+            server,
+        } => {
+            let server = match server {
+                Some(s) => s,
+                None => match load_config() {
+                    Ok(c) => format!("http://127.0.0.1:{}", c.port),
+                    Err(code) => return code,
+                },
+            };
+            let request = frontdesk::cli::CallRequest {
+                to_number: to,
+                from_number: from,
+                initial_message: message,
+                machine_detection,
+            };
+            match frontdesk::cli::place_call(&server, &request).await {
+                Ok(placed) => {
+                    println!("{placed}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Check => match load_config() {
             Ok(config) => {

@@ -17,6 +17,7 @@ use crate::{
     config::{AgentKind, Config},
     session::{Archive, ArchiveError, SessionStore},
     state::{AppState, Clock, system_clock},
+    twilio::client::TwilioClient,
 };
 
 /// Why the server could not start.
@@ -55,6 +56,7 @@ pub fn build_state(config: Config, clock: Clock) -> Result<AppState, StartupErro
         )),
     };
     Ok(AppState {
+        twilio: Arc::new(TwilioClient::new(&config.twilio)),
         config: Arc::new(config),
         sessions: Arc::new(SessionStore::new(archive)),
         agent,

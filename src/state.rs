@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::{agent::SharedAgent, config::Config, session::SessionStore};
+use crate::{
+    agent::SharedAgent, config::Config, session::SessionStore, twilio::client::TwilioClient,
+};
 
 /// The clock, injectable so tests control "now".
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -27,6 +29,8 @@ pub struct AppState {
     pub sessions: Arc<SessionStore>,
     /// Who answers the caller.
     pub agent: SharedAgent,
+    /// Twilio's REST API.
+    pub twilio: Arc<TwilioClient>,
     /// What time it is.
     pub clock: Clock,
 }

@@ -10,13 +10,14 @@ pub mod voice;
 use std::sync::Arc;
 
 use poem::{Endpoint, EndpointExt, Route, middleware::Tracing};
-use poem_openapi::OpenApiService;
+use poem_openapi::{OpenApiService, error::ParseRequestPayloadError};
 
 use crate::state::AppState;
 
 type Apis = (
     voice::VoiceApi,
     api::system::SystemApi,
+    api::calls::CallsApi,
     api::sessions::SessionsApi,
 );
 
@@ -26,6 +27,7 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
         (
             voice::VoiceApi,
             api::system::SystemApi,
+            api::calls::CallsApi,
             api::sessions::SessionsApi,
         ),
         "frontdesk",
@@ -40,6 +42,14 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
 /// The OpenAPI document as served at `/openapi.json`.
 pub fn openapi_json() -> String {
     openapi_service().spec()
+}
+
+/// A body that does not parse (a JSON field missing, a form that is not a
+/// form) is a 400 with a JSON error saying what is wrong.
+async fn malformed_body(err: ParseRequestPayloadError) -> poem::Response {
+    use poem::IntoResponse;
+    let body = serde_json::json!({ "error": format!("malformed request body: {}", err.reason) });
+    (poem::http::StatusCode::BAD_REQUEST, poem::web::Json(body)).into_response()
 }
 
 /// The whole application: routes, docs, guards and shared state.
@@ -61,6 +71,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .nest("/", api)
+        .catch_error(malformed_body)
         .with(signature)
         .with(guard::BodyLimit(limit))
         .data(state)

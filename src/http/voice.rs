@@ -158,6 +158,15 @@ pub fn fit_for_speech(text: &str, max: usize) -> &str {
     }
 }
 
+/// Whether answering-machine detection found a machine (or a fax) rather
+/// than a person. `human` and `unknown` get the normal conversation.
+pub fn is_machine(answered_by: &str) -> bool {
+    matches!(
+        answered_by.trim(),
+        "machine_start" | "machine_end_beep" | "machine_end_silence" | "machine_end_other" | "fax"
+    )
+}
+
 /// The webhooks.
 pub struct VoiceApi;
 
@@ -177,6 +186,12 @@ impl VoiceApi {
             "call started"
         );
         let config = &state.config;
+        if form.answered_by.as_deref().is_some_and(is_machine) {
+            let message = &config.voice.voicemail_message;
+            state.sessions.record(&sid, Role::Assistant, message, None);
+            tracing::info!(call_sid = %sid, answered_by = ?form.answered_by, "answering machine: leaving a message");
+            return TwimlResponse::xml(&say_and_hang_up(config, message));
+        }
         let greeting = state
             .sessions
             .initial_message(&sid)

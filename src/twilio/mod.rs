@@ -1,6 +1,7 @@
-//! Twilio: webhook signatures and the typed webhook forms.
+//! Twilio: the REST client, webhook signatures and the typed webhook forms.
 //!
 //! Nothing here knows HTTP servers; the `http` module feeds requests in.
 
+pub mod client;
 pub mod signature;
 pub mod webhook;

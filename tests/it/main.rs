@@ -4,5 +4,6 @@
 mod gather;
 mod helpers;
 mod openapi;
+mod outbound;
 mod security;
 mod sessions;
