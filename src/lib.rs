@@ -14,6 +14,7 @@
 //! - [`startup`] and [`state`]: binding, serving, shutting down; the shared state.
 
 pub mod agent;
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod http;
