@@ -8,6 +8,7 @@
 
 pub mod rules;
 pub mod speech;
+pub mod tools;
 
 use std::sync::Arc;
 

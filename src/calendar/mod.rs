@@ -264,6 +264,29 @@ impl Scheduler {
         Ok((start_utc, end_utc))
     }
 
+    /// Whether `start` (local) could be booked now, without booking it.
+    pub async fn check(
+        &self,
+        start: NaiveDateTime,
+        minutes: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), (Refusal, Vec<NaiveDateTime>)>, CalendarError> {
+        let minutes = minutes.unwrap_or(self.default_minutes);
+        let refusal = match self.rule_check(start, minutes, now) {
+            Err(r) => Some(r),
+            Ok((s, e)) => {
+                let busy = self.calendar.busy(s, e).await?;
+                busy.iter()
+                    .any(|b| b.start < e && s < b.end)
+                    .then_some(Refusal::Taken)
+            }
+        };
+        match refusal {
+            None => Ok(Ok(())),
+            Some(r) => Ok(Err((r, self.nearest_free(start, minutes, now).await?))),
+        }
+    }
+
     /// Free start times on `date` for an appointment of `minutes`.
     pub async fn free_slots(
         &self,
