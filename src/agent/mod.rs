@@ -9,6 +9,7 @@
 pub mod rules;
 pub mod speech;
 pub mod tools;
+pub mod when;
 
 use std::sync::Arc;
 
