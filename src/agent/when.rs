@@ -282,7 +282,7 @@ fn parse_date(t: &[String], today: NaiveDate) -> Option<NaiveDate> {
             (i > 0 && t[i - 1] == "the")
                 .then(|| ordinal_word(w))
                 .flatten()
-                .filter(|_| !t.get(i + 1).is_some_and(|n| n == "one"))
+                .filter(|_| t.get(i + 1).is_none_or(|n| n != "one"))
         });
         if let Some(day) = day {
             return next_day_of_month(today, day);
