@@ -13,7 +13,8 @@ use poem::{
 };
 
 use crate::{
-    agent::{SharedAgent, rules::RulesAgent},
+    agent::{SharedAgent, rules::RulesAgent, tools::Tools},
+    calendar::{CalendarError, Scheduler, SharedCalendar, local::LocalCalendar},
     config::{AgentKind, Config},
     session::{Archive, ArchiveError, SessionStore},
     state::{AppState, Clock, system_clock},
@@ -34,6 +35,9 @@ pub enum StartupError {
     /// The call log could not be opened.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// The calendar could not be opened.
+    #[error("calendar: {0}")]
+    Calendar(#[from] CalendarError),
 }
 
 /// A bound, not yet serving, server.
@@ -46,6 +50,14 @@ pub struct Application {
 /// Builds the shared state from the configuration.
 pub fn build_state(config: Config, clock: Clock) -> Result<AppState, StartupError> {
     let archive = Archive::open(&config.data_dir)?;
+    let calendar: SharedCalendar = if config.calendar.use_builtin {
+        Arc::new(LocalCalendar::open(&config.data_dir)?)
+    } else {
+        return Err(StartupError::Calendar(CalendarError::Unavailable(
+            "USE_MOCK_CALENDAR=false: this build has no Google Calendar backend yet".into(),
+        )));
+    };
+    let tools = Tools::new(Scheduler::new(calendar, &config.business));
     if config.agent == AgentKind::Llm {
         tracing::warn!("this build has no LLM agent yet; the built-in rules agent answers calls");
     }
@@ -53,9 +65,11 @@ pub fn build_state(config: Config, clock: Clock) -> Result<AppState, StartupErro
         AgentKind::Rules | AgentKind::Llm => Arc::new(RulesAgent::new(
             config.business.name.clone(),
             config.business.timezone,
+            tools.clone(),
         )),
     };
     Ok(AppState {
+        tools,
         twilio: Arc::new(TwilioClient::new(&config.twilio)),
         config: Arc::new(config),
         sessions: Arc::new(SessionStore::new(archive)),

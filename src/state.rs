@@ -9,7 +9,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    agent::SharedAgent, config::Config, session::SessionStore, twilio::client::TwilioClient,
+    agent::{SharedAgent, tools::Tools},
+    config::Config,
+    session::SessionStore,
+    twilio::client::TwilioClient,
 };
 
 /// The clock, injectable so tests control "now".
@@ -27,6 +30,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Live sessions and the call log.
     pub sessions: Arc<SessionStore>,
+    /// The calendar tools (and, through them, the scheduling rules).
+    pub tools: Tools,
     /// Who answers the caller.
     pub agent: SharedAgent,
     /// Twilio's REST API.

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 use crate::{session::Turn, twilio::webhook::CallSid};
 
@@ -27,15 +28,21 @@ pub struct CallContext {
     pub caller: Option<String>,
     /// The time of this turn.
     pub now: DateTime<Utc>,
+    /// What the agent kept from the previous turn of this call.
+    pub memory: Option<Value>,
 }
 
 /// The agent's answer to one caller turn.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     /// What to say.
     pub text: String,
     /// Hang up after saying it.
     pub end_call: bool,
+    /// What to keep for the next turn (stored in the session).
+    pub memory: Option<Value>,
+    /// Tool calls made for this reply, with their results, for the transcript.
+    pub tool_calls: Vec<String>,
 }
 
 impl Reply {
@@ -44,6 +51,8 @@ impl Reply {
         Self {
             text: text.into(),
             end_call: false,
+            memory: None,
+            tool_calls: Vec::new(),
         }
     }
 
@@ -52,6 +61,8 @@ impl Reply {
         Self {
             text: text.into(),
             end_call: true,
+            memory: None,
+            tool_calls: Vec::new(),
         }
     }
 }

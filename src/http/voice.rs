@@ -257,7 +257,7 @@ impl VoiceApi {
             .filter(|c| c.is_finite());
         sessions.record(&sid, Role::User, speech, confidence);
 
-        let history = sessions.history(&sid);
+        let (history, memory) = sessions.history(&sid);
         let caller = match direction {
             Direction::Inbound => form.from.clone(),
             Direction::Outbound => form.to.clone(),
@@ -266,6 +266,7 @@ impl VoiceApi {
             call_sid: sid.clone(),
             caller,
             now: (state.clock)(),
+            memory,
         };
         let started = std::time::Instant::now();
         let reply =
@@ -275,15 +276,25 @@ impl VoiceApi {
                 Ok(Ok(reply)) => reply,
                 Ok(Err(e)) => {
                     tracing::warn!(call_sid = %sid, error = %e, "agent failed; apologising");
-                    Reply::say(APOLOGY)
+                    Reply {
+                        memory: ctx.memory.clone(),
+                        ..Reply::say(APOLOGY)
+                    }
                 }
                 Err(_) => {
                     tracing::warn!(call_sid = %sid, "agent missed the turn budget; apologising");
-                    Reply::say(APOLOGY)
+                    Reply {
+                        memory: ctx.memory.clone(),
+                        ..Reply::say(APOLOGY)
+                    }
                 }
             };
         tracing::debug!(call_sid = %sid, ms = started.elapsed().as_millis() as u64, "turn answered");
 
+        for call in &reply.tool_calls {
+            sessions.record(&sid, Role::Tool, call, None);
+        }
+        sessions.set_memory(&sid, reply.memory.clone());
         let text = fit_for_speech(&reply.text, MAX_SAY_CHARS);
         let text = if text.is_empty() { APOLOGY } else { text };
         sessions.record(&sid, Role::Assistant, text, None);

@@ -87,6 +87,9 @@ pub struct Session {
     /// Highest status-callback `SequenceNumber` applied.
     #[serde(default)]
     pub last_sequence: Option<u32>,
+    /// The agent's working memory between turns (e.g. a booking being confirmed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_memory: Option<serde_json::Value>,
     /// The transcript.
     pub conversation_history: Vec<Turn>,
 }
@@ -108,6 +111,7 @@ impl Session {
             answered_by: None,
             silent_turns: 0,
             last_sequence: None,
+            agent_memory: None,
             conversation_history: Vec::new(),
         }
     }
@@ -262,12 +266,20 @@ impl SessionStore {
         self.live.get(call_sid).map(|s| s.clone())
     }
 
-    /// The conversation so far (cheap: turn texts are shared, not copied).
-    pub fn history(&self, call_sid: &CallSid) -> Vec<Turn> {
+    /// The conversation so far (cheap: turn texts are shared, not copied)
+    /// and the agent's memory.
+    pub fn history(&self, call_sid: &CallSid) -> (Vec<Turn>, Option<serde_json::Value>) {
         self.live
             .get(call_sid)
-            .map(|s| s.conversation_history.clone())
+            .map(|s| (s.conversation_history.clone(), s.agent_memory.clone()))
             .unwrap_or_default()
+    }
+
+    /// Keeps the agent's memory for the next turn.
+    pub fn set_memory(&self, call_sid: &CallSid, memory: Option<serde_json::Value>) {
+        if let Some(mut s) = self.live.get_mut(call_sid) {
+            s.agent_memory = memory;
+        }
     }
 
     /// Snapshots of every live session.
