@@ -19,6 +19,7 @@ type Apis = (
     api::system::SystemApi,
     api::calls::CallsApi,
     api::sessions::SessionsApi,
+    api::appointments::AppointmentsApi,
 );
 
 /// The OpenAPI service: every operation, with its document.
@@ -29,6 +30,7 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
             api::system::SystemApi,
             api::calls::CallsApi,
             api::sessions::SessionsApi,
+            api::appointments::AppointmentsApi,
         ),
         "frontdesk",
         env!("CARGO_PKG_VERSION"),

@@ -257,16 +257,13 @@ impl VoiceApi {
             .filter(|c| c.is_finite());
         sessions.record(&sid, Role::User, speech, confidence);
 
-        let (history, memory) = sessions.history(&sid);
-        let caller = match direction {
-            Direction::Inbound => form.from.clone(),
-            Direction::Outbound => form.to.clone(),
-        };
+        let input = sessions.turn_input(&sid);
+        let history = input.history;
         let ctx = CallContext {
             call_sid: sid.clone(),
-            caller,
+            caller: input.caller,
             now: (state.clock)(),
-            memory,
+            memory: input.memory,
         };
         let started = std::time::Instant::now();
         let reply =

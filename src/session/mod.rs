@@ -135,6 +135,17 @@ impl Session {
     }
 }
 
+/// A snapshot of what the agent needs for one turn.
+#[derive(Debug, Clone, Default)]
+pub struct TurnInput {
+    /// The transcript so far.
+    pub history: Vec<Turn>,
+    /// The agent's memory from the previous turn.
+    pub memory: Option<serde_json::Value>,
+    /// The other party's number.
+    pub caller: Option<String>,
+}
+
 /// A status callback, as far as sessions care.
 #[derive(Debug, Clone, Default)]
 pub struct StatusUpdate {
@@ -266,12 +277,20 @@ impl SessionStore {
         self.live.get(call_sid).map(|s| s.clone())
     }
 
-    /// The conversation so far (cheap: turn texts are shared, not copied)
-    /// and the agent's memory.
-    pub fn history(&self, call_sid: &CallSid) -> (Vec<Turn>, Option<serde_json::Value>) {
+    /// What the agent needs for a turn: the conversation so far (cheap:
+    /// turn texts are shared, not copied), its memory, and the other
+    /// party's number.
+    pub fn turn_input(&self, call_sid: &CallSid) -> TurnInput {
         self.live
             .get(call_sid)
-            .map(|s| (s.conversation_history.clone(), s.agent_memory.clone()))
+            .map(|s| TurnInput {
+                history: s.conversation_history.clone(),
+                memory: s.agent_memory.clone(),
+                caller: match s.direction {
+                    Direction::Inbound => s.from.clone(),
+                    Direction::Outbound => s.to.clone(),
+                },
+            })
             .unwrap_or_default()
     }
 

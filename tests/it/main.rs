@@ -5,5 +5,6 @@ mod gather;
 mod helpers;
 mod openapi;
 mod outbound;
+mod scheduling;
 mod security;
 mod sessions;

@@ -1,6 +1,7 @@
 //! The JSON REST API (system status and sessions), described by the OpenAPI
 //! document. Each group owns its routes; errors map to HTTP in [`ApiError`].
 
+pub mod appointments;
 pub mod calls;
 pub mod sessions;
 pub mod system;
