@@ -138,6 +138,8 @@ pub struct CalendarConfig {
     pub google_calendar_id: String,
     /// `GOOGLE_APPLICATION_CREDENTIALS`: a service-account key or OAuth client file.
     pub google_credentials: Option<PathBuf>,
+    /// `GOOGLE_CALENDAR_BASE_URL`: overrides Google's API address (a local fake in tests).
+    pub google_base_url: Option<String>,
 }
 
 /// The business the receptionist answers for.
@@ -402,6 +404,15 @@ impl Config {
             use_builtin: r.bool("USE_MOCK_CALENDAR", true),
             google_calendar_id: r.string("GOOGLE_CALENDAR_ID", "primary"),
             google_credentials: r.raw("GOOGLE_APPLICATION_CREDENTIALS").map(PathBuf::from),
+            google_base_url: r
+                .raw("GOOGLE_CALENDAR_BASE_URL")
+                .map(|raw| parse_http_base(&raw).map_err(|e| (raw, e)))
+                .transpose()
+                .unwrap_or_else(|(raw, e)| {
+                    r.problems
+                        .push(format!("GOOGLE_CALENDAR_BASE_URL={raw:?}: {e}"));
+                    None
+                }),
         };
         if !calendar.use_builtin && calendar.google_credentials.is_none() {
             r.problems.push(

@@ -14,7 +14,9 @@ use poem::{
 
 use crate::{
     agent::{SharedAgent, rules::RulesAgent, tools::Tools},
-    calendar::{CalendarError, Scheduler, SharedCalendar, local::LocalCalendar},
+    calendar::{
+        CalendarError, Scheduler, SharedCalendar, google::GoogleCalendar, local::LocalCalendar,
+    },
     config::{AgentKind, Config},
     session::{Archive, ArchiveError, SessionStore},
     state::{AppState, Clock, system_clock},
@@ -47,16 +49,36 @@ pub struct Application {
     state: AppState,
 }
 
+/// Opens the configured calendar.
+async fn open_calendar(config: &Config) -> Result<SharedCalendar, CalendarError> {
+    if config.calendar.use_builtin {
+        return Ok(Arc::new(LocalCalendar::open(&config.data_dir)?));
+    }
+    let credentials = config
+        .calendar
+        .google_credentials
+        .as_deref()
+        .ok_or_else(|| {
+            CalendarError::Unavailable("GOOGLE_APPLICATION_CREDENTIALS is not set".into())
+        })?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        CalendarError::Unavailable(format!("DATA_DIR {}: {e}", config.data_dir.display()))
+    })?;
+    let google = GoogleCalendar::connect(
+        credentials,
+        &config.calendar.google_calendar_id,
+        config.business.timezone.name(),
+        config.calendar.google_base_url.as_deref(),
+        &config.data_dir.join("google-token.json"),
+    )
+    .await?;
+    Ok(Arc::new(google))
+}
+
 /// Builds the shared state from the configuration.
-pub fn build_state(config: Config, clock: Clock) -> Result<AppState, StartupError> {
+pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, StartupError> {
     let archive = Archive::open(&config.data_dir)?;
-    let calendar: SharedCalendar = if config.calendar.use_builtin {
-        Arc::new(LocalCalendar::open(&config.data_dir)?)
-    } else {
-        return Err(StartupError::Calendar(CalendarError::Unavailable(
-            "USE_MOCK_CALENDAR=false: this build has no Google Calendar backend yet".into(),
-        )));
-    };
+    let calendar = open_calendar(&config).await?;
     let tools = Tools::new(Scheduler::new(calendar, &config.business));
     if config.agent == AgentKind::Llm {
         tracing::warn!("this build has no LLM agent yet; the built-in rules agent answers calls");
@@ -81,7 +103,7 @@ pub fn build_state(config: Config, clock: Clock) -> Result<AppState, StartupErro
 impl Application {
     /// Opens storage and binds `SERVER_HOST:SERVER_PORT`.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let state = build_state(config, system_clock())?;
+        let state = build_state(config, system_clock()).await?;
         Self::build_with_state(state).await
     }
 

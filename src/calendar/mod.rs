@@ -1,7 +1,7 @@
 //! Appointments: the [`Calendar`] seam and the availability rules on top.
 //!
 //! A [`Calendar`] stores appointments (the built-in [`local::LocalCalendar`]
-//! under `DATA_DIR`, or Google Calendar) and offers one atomic
+//! under `DATA_DIR`, or [`google::GoogleCalendar`]) and offers one atomic
 //! operation that matters: book (or move) *only if the time is still free*.
 //! [`Scheduler`] holds the business rules every booking goes through: the
 //! business's hours, Monday to Friday, in `BUSINESS_TIMEZONE` (DST included),
@@ -9,6 +9,7 @@
 //! when a time cannot be had. All times a caller says are local wall-clock
 //! times in the business's zone; storage is in UTC instants.
 
+pub mod google;
 pub mod local;
 
 use std::sync::Arc;

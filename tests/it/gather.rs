@@ -200,7 +200,9 @@ async fn time_is_told_in_the_business_time_zone() {
             .with_ymd_and_hms(2026, 11, 24, 19, 5, 0)
             .unwrap()
     });
-    let state = frontdesk::startup::build_state(config, clock).unwrap();
+    let state = frontdesk::startup::build_state(config, clock)
+        .await
+        .unwrap();
     let app = crate::helpers::spawn_with_state(state, dir.path().to_path_buf()).await;
     let time = spoken(&app.say(&sid(5), "what time is it").await);
     assert!(time.starts_with("It's 4:05 AM"), "{time}");

@@ -60,7 +60,9 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
 /// Spawns the app on an existing data directory (for restarts).
 pub async fn spawn_app_in(data_dir: PathBuf, vars: &[(&str, &str)]) -> TestApp {
     let config = config(&data_dir, vars);
-    let state = startup::build_state(config, frontdesk::state::system_clock()).unwrap();
+    let state = startup::build_state(config, frontdesk::state::system_clock())
+        .await
+        .unwrap();
     spawn_with_state(state, data_dir).await
 }
 

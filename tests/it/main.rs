@@ -1,7 +1,9 @@
 //! Black-box tests: the real server on a loopback port, driven as Twilio
 //! and as a user of the REST API would drive it.
 
+mod fake_google;
 mod gather;
+mod google;
 mod helpers;
 mod openapi;
 mod outbound;

@@ -311,8 +311,9 @@ async fn twilio_failures_and_slowness_are_502_and_504() {
             ("TWILIO_VALIDATE_SIGNATURES", "false"),
         ],
     );
-    let mut state =
-        frontdesk::startup::build_state(config, frontdesk::state::system_clock()).unwrap();
+    let mut state = frontdesk::startup::build_state(config, frontdesk::state::system_clock())
+        .await
+        .unwrap();
     state.twilio = Arc::new(TwilioClient::with_timeout(
         &state.config.twilio,
         std::time::Duration::from_millis(300),

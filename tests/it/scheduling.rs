@@ -18,7 +18,9 @@ fn clock() -> frontdesk::state::Clock {
 
 async fn app_in(dir: &Path) -> TestApp {
     let config = config(dir, &[("BUSINESS_TIMEZONE", "America/New_York")]);
-    let state = frontdesk::startup::build_state(config, clock()).unwrap();
+    let state = frontdesk::startup::build_state(config, clock())
+        .await
+        .unwrap();
     spawn_with_state(state, dir.to_path_buf()).await
 }
 
