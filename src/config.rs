@@ -172,8 +172,19 @@ pub struct VoiceConfig {
     pub tts_voice: String,
     /// `VOICEMAIL_MESSAGE`: left on an answering machine.
     pub voicemail_message: String,
-    /// `TURN_BUDGET_MS` (default `8000`): how long a webhook waits for the agent.
+    /// `TURN_BUDGET_MS` (default `4000`): how long a webhook waits for the
+    /// agent before the caller hears a holding phrase.
     pub turn_budget: Duration,
+    /// `MAX_HOLDS` (default `3`): holding phrases for one turn before an apology.
+    pub max_holds: u32,
+}
+
+impl VoiceConfig {
+    /// How long `/voice/continue` waits: two and a half budgets, at most 11 s,
+    /// well inside Twilio's 15 s.
+    pub fn continue_wait(&self) -> Duration {
+        (self.turn_budget * 5 / 2).min(Duration::from_secs(11))
+    }
 }
 
 /// Deepgram Voice Agent (stream mode).
@@ -464,7 +475,8 @@ impl Config {
                     business.name
                 )
             }),
-            turn_budget: Duration::from_millis(r.number("TURN_BUDGET_MS", 8000u64, 100, 14_000)),
+            turn_budget: Duration::from_millis(r.number("TURN_BUDGET_MS", 4000u64, 100, 10_000)),
+            max_holds: r.number("MAX_HOLDS", 3u32, 0, 10),
         };
 
         let call_mode = r.parsed("CALL_MODE", CallMode::Gather, |raw| {

@@ -8,7 +8,11 @@
 //! - [`twiml`]: the typed TwiML builder every webhook answer goes through.
 //! - [`twilio`]: Twilio's signature algorithm and typed webhook forms.
 //! - [`session`]: live calls in a concurrent map, ended calls in a persisted log.
-//! - [`agent`]: the [`agent::Agent`] seam and the built-in rules agent.
+//! - [`turns`]: each caller turn runs in the background within Twilio's clock
+//!   (holding phrase and redirect when slow; retries never run twice).
+//! - [`agent`]: the [`agent::Agent`] seam, the built-in rules agent, the LLM
+//!   agent, and the calendar tools both use.
+//! - [`calendar`]: availability rules over the built-in or Google calendar.
 //! - [`cli`]: the `frontdesk call` command, a client of `/make-call`.
 //! - [`config`]: the one typed configuration, read once at start.
 //! - [`startup`] and [`state`]: binding, serving, shutting down; the shared state.
@@ -21,5 +25,6 @@ pub mod http;
 pub mod session;
 pub mod startup;
 pub mod state;
+pub mod turns;
 pub mod twilio;
 pub mod twiml;

@@ -13,13 +13,14 @@ use poem::{
 };
 
 use crate::{
-    agent::{SharedAgent, rules::RulesAgent, tools::Tools},
+    agent::{SharedAgent, llm::LlmAgent, rules::RulesAgent, tools::Tools},
     calendar::{
         CalendarError, Scheduler, SharedCalendar, google::GoogleCalendar, local::LocalCalendar,
     },
     config::{AgentKind, Config},
     session::{Archive, ArchiveError, SessionStore},
     state::{AppState, Clock, system_clock},
+    turns::TurnRunner,
     twilio::client::TwilioClient,
 };
 
@@ -80,17 +81,20 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Start
     let archive = Archive::open(&config.data_dir)?;
     let calendar = open_calendar(&config).await?;
     let tools = Tools::new(Scheduler::new(calendar, &config.business));
-    if config.agent == AgentKind::Llm {
-        tracing::warn!("this build has no LLM agent yet; the built-in rules agent answers calls");
-    }
     let agent: SharedAgent = match config.agent {
-        AgentKind::Rules | AgentKind::Llm => Arc::new(RulesAgent::new(
+        AgentKind::Llm => Arc::new(LlmAgent::new(
+            &config.openai,
+            config.business.clone(),
+            tools.clone(),
+        )),
+        AgentKind::Rules => Arc::new(RulesAgent::new(
             config.business.name.clone(),
             config.business.timezone,
             tools.clone(),
         )),
     };
     Ok(AppState {
+        turns: Arc::new(TurnRunner::default()),
         tools,
         twilio: Arc::new(TwilioClient::new(&config.twilio)),
         config: Arc::new(config),
@@ -166,6 +170,7 @@ async fn sweep_idle_sessions(state: AppState) {
     loop {
         tick.tick().await;
         let ended = state.sessions.expire_idle(idle).await;
+        state.turns.retain_live(&state.sessions);
         if ended > 0 {
             tracing::info!(ended, "idle sessions moved to the call log");
         }

@@ -12,6 +12,7 @@ use crate::{
     agent::{SharedAgent, tools::Tools},
     config::Config,
     session::SessionStore,
+    turns::TurnRunner,
     twilio::client::TwilioClient,
 };
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub agent: SharedAgent,
     /// Twilio's REST API.
     pub twilio: Arc<TwilioClient>,
+    /// The running turn of each call.
+    pub turns: Arc<TurnRunner>,
     /// What time it is.
     pub clock: Clock,
 }

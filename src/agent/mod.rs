@@ -6,6 +6,7 @@
 //! answer or fail with an [`AgentError`], which the loop turns into a spoken
 //! apology.
 
+pub mod llm;
 pub mod rules;
 pub mod speech;
 pub mod tools;

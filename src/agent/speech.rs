@@ -40,9 +40,106 @@ pub fn date_time(d: NaiveDate, t: NaiveTime) -> String {
     format!("{} at {}", date(d), time(t))
 }
 
+/// Turns model output into text a voice can say: no markdown, emoji,
+/// links or list markers; lines joined into sentences.
+pub fn speakable(text: &str) -> String {
+    let text = strip_markdown_links(text);
+    let mut sentences: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let mut line = line.trim();
+        // List markers and headings.
+        line = line
+            .trim_start_matches(['#', '>', '-', '*', '•'])
+            .trim_start();
+        if let Some(rest) = line
+            .split_once(['.', ')'])
+            .filter(|(n, _)| !n.is_empty() && n.len() <= 2 && n.chars().all(|c| c.is_ascii_digit()))
+            .map(|(_, rest)| rest.trim_start())
+        {
+            line = rest;
+        }
+        let words: Vec<&str> = line
+            .split_whitespace()
+            .filter(|w| {
+                let w = w.trim_matches(|c: char| "()[]<>.,;:".contains(c));
+                !(w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www."))
+            })
+            .collect();
+        let mut clean: String = words
+            .join(" ")
+            .chars()
+            .filter(|c| !matches!(c, '*' | '_' | '`' | '#' | '~' | '|') && !is_emoji(*c))
+            .collect();
+        clean = clean.replace(['[', ']'], "");
+        let clean = clean.split_whitespace().collect::<Vec<_>>().join(" ");
+        if clean.is_empty() {
+            continue;
+        }
+        let clean = clean.strip_suffix([':', ',', ';']).unwrap_or(&clean);
+        let ends = clean.ends_with(['.', '!', '?']);
+        sentences.push(if ends {
+            clean.to_owned()
+        } else {
+            format!("{clean}.")
+        });
+    }
+    sentences.join(" ")
+}
+
+/// `[label](target)` → `label`.
+fn strip_markdown_links(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let link = after.find("](").and_then(|mid| {
+            let target = &after[mid + 2..];
+            target.find(')').map(|close| (mid, mid + 2 + close + 1))
+        });
+        match link {
+            Some((mid, end)) => {
+                out.push_str(&rest[..open]);
+                out.push_str(&after[..mid]);
+                rest = &after[end..];
+            }
+            None => {
+                out.push_str(&rest[..=open]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn is_emoji(c: char) -> bool {
+    matches!(c as u32,
+        0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0xFE0F | 0x200D)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_output_becomes_speakable() {
+        assert_eq!(
+            speakable(
+                "**Sure!** Here are the free times:\n- 9 AM\n- 9:30 AM\n\nSee https://example.com/book 🙂"
+            ),
+            "Sure! Here are the free times. 9 AM. 9:30 AM. See."
+        );
+        assert_eq!(
+            speakable("1. Call us\n2. Visit [our site](https://x.y)"),
+            "Call us. Visit our site."
+        );
+        assert_eq!(
+            speakable("# Hello\nHow can I `help`?"),
+            "Hello. How can I help?"
+        );
+        assert_eq!(speakable("Plain sentence."), "Plain sentence.");
+        assert_eq!(speakable("  \n "), "");
+    }
 
     #[test]
     fn ordinals() {

@@ -7,14 +7,20 @@
 //! not a Twilio webhook at all (no valid `CallSid`) gets a 400.
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags, payload::Form, payload::PlainText};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi, Tags,
+    param::Header,
+    payload::{Form, PlainText},
+};
 use serde::Deserialize;
 
+use std::sync::Arc;
+
 use crate::{
-    agent::{CallContext, Reply},
     config::Config,
-    session::{Role, StatusUpdate},
+    session::{Role, StatusOutcome, StatusUpdate},
     state::AppState,
+    turns::{self, Begin, Outcome, TurnDeps},
     twilio::webhook::{CallDetails, CallSid, CallStatus, Direction, mask_number},
     twiml::{self, Gather, Say},
 };
@@ -115,12 +121,6 @@ pub enum StatusResponse {
     Forbidden(PlainText<String>),
 }
 
-/// What the caller hears when the agent cannot answer in time.
-const APOLOGY: &str = "Sorry, I'm having trouble on my end. Could you say that again?";
-
-/// Longest reply spoken in one `<Say>`; longer ones are cut at a sentence.
-const MAX_SAY_CHARS: usize = 1500;
-
 fn say(config: &Config, text: impl Into<String>) -> Say {
     Say::new(text, &config.voice.tts_voice, &config.voice.speech_language)
 }
@@ -144,18 +144,20 @@ pub fn say_and_hang_up(config: &Config, text: &str) -> twiml::Response {
     twiml::Response::new().say(say(config, text)).hangup()
 }
 
-/// Cuts `text` to at most `max` characters, at a sentence end when there is one.
-pub fn fit_for_speech(text: &str, max: usize) -> &str {
-    let text = text.trim();
-    if text.chars().count() <= max {
-        return text;
+/// The TwiML for a finished turn.
+fn answer(config: &Config, outcome: &Outcome) -> twiml::Response {
+    if outcome.end_call {
+        say_and_hang_up(config, &outcome.text)
+    } else {
+        say_and_listen(config, &outcome.text)
     }
-    let cut = text.char_indices().nth(max).map_or(text.len(), |(i, _)| i);
-    let head = &text[..cut];
-    match head.rfind(['.', '!', '?']) {
-        Some(end) if end > 0 => &head[..=end],
-        _ => head,
-    }
+}
+
+/// A short holding phrase, then back to `/voice/continue` for the reply.
+fn hold(config: &Config) -> twiml::Response {
+    twiml::Response::new()
+        .say(say(config, "One moment, please."))
+        .redirect(config.public_url.join("/voice/continue"))
 }
 
 /// Whether answering-machine detection found a machine (or a fax) rather
@@ -219,7 +221,15 @@ impl VoiceApi {
 
     /// One caller turn: the `action` of each `<Gather input="speech">`.
     #[oai(path = "/voice/process-speech", method = "post")]
-    async fn process_speech(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> TwimlResponse {
+    async fn process_speech(
+        &self,
+        state: Data<&AppState>,
+        form: Form<VoiceForm>,
+        /// Twilio's idempotency token: the same on Twilio's retries of one request.
+        #[oai(name = "I-Twilio-Idempotency-Token")]
+        idempotency_token: Header<Option<String>>,
+    ) -> TwimlResponse {
+        let idempotency_token = idempotency_token.0.filter(|t| !t.trim().is_empty());
         let sid = match form.call_sid() {
             Ok(sid) => sid,
             Err(e) => return TwimlResponse::BadRequest(PlainText(e)),
@@ -255,50 +265,56 @@ impl VoiceApi {
             .as_deref()
             .and_then(|c| c.trim().parse::<f64>().ok())
             .filter(|c| c.is_finite());
-        sessions.record(&sid, Role::User, speech, confidence);
-
-        let input = sessions.turn_input(&sid);
-        let history = input.history;
-        let ctx = CallContext {
-            call_sid: sid.clone(),
-            caller: input.caller,
-            now: (state.clock)(),
-            memory: input.memory,
+        let (key, by_token) = match idempotency_token {
+            Some(token) => (token, true),
+            None => (format!("said:{speech}"), false),
         };
-        let started = std::time::Instant::now();
-        let reply =
-            match tokio::time::timeout(config.voice.turn_budget, state.agent.reply(&ctx, &history))
-                .await
-            {
-                Ok(Ok(reply)) => reply,
-                Ok(Err(e)) => {
-                    tracing::warn!(call_sid = %sid, error = %e, "agent failed; apologising");
-                    Reply {
-                        memory: ctx.memory.clone(),
-                        ..Reply::say(APOLOGY)
-                    }
-                }
-                Err(_) => {
-                    tracing::warn!(call_sid = %sid, "agent missed the turn budget; apologising");
-                    Reply {
-                        memory: ctx.memory.clone(),
-                        ..Reply::say(APOLOGY)
-                    }
-                }
-            };
-        tracing::debug!(call_sid = %sid, ms = started.elapsed().as_millis() as u64, "turn answered");
-
-        for call in &reply.tool_calls {
-            sessions.record(&sid, Role::Tool, call, None);
+        let deps = TurnDeps {
+            sessions: Arc::clone(&state.sessions),
+            agent: Arc::clone(&state.agent),
+            clock: Arc::clone(&state.clock),
+        };
+        let done = match state
+            .turns
+            .begin(deps, &sid, key, by_token, speech, confidence)
+        {
+            Begin::Replay(outcome) => return TwimlResponse::xml(&answer(config, &outcome)),
+            Begin::Started(done) | Begin::Joined(done) => done,
+        };
+        match turns::wait(done, config.voice.turn_budget).await {
+            Some(outcome) => TwimlResponse::xml(&answer(config, &outcome)),
+            None => {
+                state.turns.note_hold(&sid);
+                TwimlResponse::xml(&hold(config))
+            }
         }
-        sessions.set_memory(&sid, reply.memory.clone());
-        let text = fit_for_speech(&reply.text, MAX_SAY_CHARS);
-        let text = if text.is_empty() { APOLOGY } else { text };
-        sessions.record(&sid, Role::Assistant, text, None);
-        if reply.end_call {
-            TwimlResponse::xml(&say_and_hang_up(config, text))
-        } else {
-            TwimlResponse::xml(&say_and_listen(config, text))
+    }
+
+    /// Where a held turn continues: Twilio follows the `<Redirect>` of a
+    /// holding answer here, and gets the reply once the turn is done.
+    #[oai(path = "/voice/continue", method = "post")]
+    async fn continue_turn(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> TwimlResponse {
+        let sid = match form.call_sid() {
+            Ok(sid) => sid,
+            Err(e) => return TwimlResponse::BadRequest(PlainText(e)),
+        };
+        let config = &state.config;
+        let Some(done) = state.turns.current(&sid) else {
+            return TwimlResponse::xml(&say_and_listen(
+                config,
+                "Sorry, I lost track of what you said. Could you say it again?",
+            ));
+        };
+        match turns::wait(done, config.voice.continue_wait()).await {
+            Some(outcome) => TwimlResponse::xml(&answer(config, &outcome)),
+            None if state.turns.note_hold(&sid) > config.voice.max_holds => {
+                tracing::warn!(call_sid = %sid, "turn still running after the last hold; apologising");
+                state
+                    .sessions
+                    .record(&sid, Role::Assistant, turns::APOLOGY, None);
+                TwimlResponse::xml(&say_and_listen(config, turns::APOLOGY))
+            }
+            None => TwimlResponse::xml(&hold(config)),
         }
     }
 
@@ -329,24 +345,15 @@ impl VoiceApi {
             .apply_status(&sid, direction, &form.details(), &update)
             .await
         {
-            Ok(outcome) => tracing::info!(call_sid = %sid, ?outcome, "status callback"),
+            Ok(outcome) => {
+                if matches!(outcome, StatusOutcome::Ended(_)) {
+                    state.turns.forget(&sid);
+                }
+                tracing::info!(call_sid = %sid, ?outcome, "status callback");
+            }
             // The session stays live and the idle sweep retries the log.
             Err(e) => tracing::error!(call_sid = %sid, error = %e, "could not write the call log"),
         }
         StatusResponse::NoContent
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_replies_are_cut_at_a_sentence() {
-        let text = "First sentence. Second sentence is longer. Third.";
-        assert_eq!(fit_for_speech(text, 30), "First sentence.");
-        assert_eq!(fit_for_speech(text, 500), text);
-        assert_eq!(fit_for_speech("no stops here at all", 8), "no stops");
-        assert_eq!(fit_for_speech("ééééé", 3), "ééé");
     }
 }

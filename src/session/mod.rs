@@ -185,6 +185,11 @@ impl SessionStore {
         }
     }
 
+    /// Whether the call is live.
+    pub fn is_live(&self, call_sid: &CallSid) -> bool {
+        self.live.contains_key(call_sid)
+    }
+
     /// Number of live calls.
     pub fn live_count(&self) -> usize {
         self.live.len()

@@ -1,0 +1,261 @@
+//! Running the agent's turns within Twilio's clock.
+//!
+//! Twilio gives a webhook about 15 seconds. A turn therefore runs in a
+//! background task, and the webhook only waits for it up to a budget; when
+//! the reply is not ready, the caller hears a short holding phrase and
+//! Twilio is redirected to `/voice/continue`, which picks up the *same*
+//! running turn (keyed by CallSid) and waits again, a bounded number of
+//! times.
+//!
+//! Guarantees:
+//! - one call never runs two turns at once: each call has an async lock that
+//!   a turn holds while the agent works, so a later turn starts from the
+//!   finished transcript;
+//! - a retried webhook does not run the turn (and its tools) again: a
+//!   request with the same `I-Twilio-Idempotency-Token` gets the same reply,
+//!   and one with the same utterance while the turn is still running joins
+//!   it;
+//! - the turn's reply is recorded in the session even when no webhook is
+//!   left waiting for it.
+//!
+//! Memory: one slot per live call, dropped when the call ends.
+
+use std::{sync::Arc, time::Duration};
+
+use dashmap::{DashMap, mapref::entry::Entry};
+use tokio::sync::{Mutex, watch};
+
+use crate::{
+    agent::{AgentError, CallContext, Reply, SharedAgent},
+    session::{Role, SessionStore},
+    state::Clock,
+    twilio::webhook::CallSid,
+};
+
+/// What a finished turn says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The words for `<Say>`.
+    pub text: String,
+    /// Hang up after them.
+    pub end_call: bool,
+}
+
+/// What the caller hears when the agent cannot answer.
+pub const APOLOGY: &str = "Sorry, I'm having trouble on my end. Could you say that again?";
+
+/// Longest reply spoken in one `<Say>`; longer ones are cut at a sentence.
+pub const MAX_SAY_CHARS: usize = 1500;
+
+/// The longest any turn may run before it is given up.
+const HARD_LIMIT: Duration = Duration::from_secs(60);
+
+type Done = watch::Receiver<Option<Arc<Outcome>>>;
+
+struct Slot {
+    key: String,
+    by_token: bool,
+    done: Done,
+    holds: u32,
+}
+
+/// How a webhook joins a turn.
+pub enum Begin {
+    /// A new turn was started; record nothing more.
+    Started(Done),
+    /// A retry of the running turn: wait for it.
+    Joined(Done),
+    /// A retry of a finished turn: say the same again.
+    Replay(Arc<Outcome>),
+}
+
+/// The running (and last finished) turn of every live call.
+#[derive(Default)]
+pub struct TurnRunner {
+    slots: DashMap<CallSid, Slot>,
+    locks: DashMap<CallSid, Arc<Mutex<()>>>,
+}
+
+/// Cuts `text` to at most `max` characters, at a sentence end when there is one.
+pub fn fit_for_speech(text: &str, max: usize) -> &str {
+    let text = text.trim();
+    if text.chars().count() <= max {
+        return text;
+    }
+    let cut = text.char_indices().nth(max).map_or(text.len(), |(i, _)| i);
+    let head = &text[..cut];
+    match head.rfind(['.', '!', '?']) {
+        Some(end) if end > 0 => &head[..=end],
+        _ => head,
+    }
+}
+
+/// Everything a turn needs, owned, for the background task.
+pub struct TurnDeps {
+    /// Sessions.
+    pub sessions: Arc<SessionStore>,
+    /// The agent.
+    pub agent: SharedAgent,
+    /// The clock.
+    pub clock: Clock,
+}
+
+impl TurnRunner {
+    /// Starts the turn for `utterance`, or joins the one it repeats. `key`
+    /// is the idempotency token when Twilio sent one (`by_token`), else the
+    /// utterance itself.
+    pub fn begin(
+        &self,
+        deps: TurnDeps,
+        call_sid: &CallSid,
+        key: String,
+        by_token: bool,
+        utterance: &str,
+        confidence: Option<f64>,
+    ) -> Begin {
+        let (tx, rx) = watch::channel(None);
+        match self.slots.entry(call_sid.clone()) {
+            Entry::Occupied(mut slot) => {
+                let finished = slot.get().done.borrow().clone();
+                if slot.get().key == key {
+                    match finished {
+                        None => return Begin::Joined(slot.get().done.clone()),
+                        Some(outcome) if by_token && slot.get().by_token => {
+                            return Begin::Replay(outcome);
+                        }
+                        Some(_) => {}
+                    }
+                }
+                slot.insert(Slot {
+                    key,
+                    by_token,
+                    done: rx.clone(),
+                    holds: 0,
+                });
+            }
+            Entry::Vacant(v) => {
+                v.insert(Slot {
+                    key,
+                    by_token,
+                    done: rx.clone(),
+                    holds: 0,
+                });
+            }
+        }
+        deps.sessions
+            .record(call_sid, Role::User, utterance, confidence);
+        let lock = Arc::clone(
+            self.locks
+                .entry(call_sid.clone())
+                .or_insert_with(|| Arc::new(Mutex::new(())))
+                .value(),
+        );
+        let sid = call_sid.clone();
+        tokio::spawn(async move {
+            let _one_at_a_time = lock.lock().await;
+            let outcome = run_turn(&deps, &sid).await;
+            // Nobody may be waiting any more; the transcript has it anyway.
+            let _ = tx.send(Some(Arc::new(outcome)));
+        });
+        Begin::Started(rx)
+    }
+
+    /// The call's current turn, to continue waiting for it.
+    pub fn current(&self, call_sid: &CallSid) -> Option<Done> {
+        self.slots.get(call_sid).map(|s| s.done.clone())
+    }
+
+    /// Counts a holding answer for the current turn; returns the count.
+    pub fn note_hold(&self, call_sid: &CallSid) -> u32 {
+        self.slots.get_mut(call_sid).map_or(0, |mut s| {
+            s.holds += 1;
+            s.holds
+        })
+    }
+
+    /// Drops what is kept for a call that ended.
+    pub fn forget(&self, call_sid: &CallSid) {
+        self.slots.remove(call_sid);
+        self.locks.remove(call_sid);
+    }
+
+    /// Drops the slots of calls that are no longer live.
+    pub fn retain_live(&self, sessions: &SessionStore) {
+        self.slots.retain(|sid, _| sessions.is_live(sid));
+        self.locks.retain(|sid, _| sessions.is_live(sid));
+    }
+
+    /// Calls with a slot (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no call has a slot.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
+/// Waits up to `budget` for a turn's outcome.
+pub async fn wait(mut done: Done, budget: Duration) -> Option<Arc<Outcome>> {
+    let ready = tokio::time::timeout(budget, done.wait_for(Option::is_some)).await;
+    match ready {
+        Ok(Ok(v)) => v.clone(),
+        // The task ended without an outcome (it cannot, but do not hang).
+        Ok(Err(_)) => Some(Arc::new(Outcome {
+            text: APOLOGY.into(),
+            end_call: false,
+        })),
+        Err(_) => None,
+    }
+}
+
+/// One turn: ask the agent, record what it did and said.
+async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
+    let input = deps.sessions.turn_input(sid);
+    let ctx = CallContext {
+        call_sid: sid.clone(),
+        caller: input.caller,
+        now: (deps.clock)(),
+        memory: input.memory,
+    };
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(HARD_LIMIT, deps.agent.reply(&ctx, &input.history))
+        .await
+        .unwrap_or(Err(AgentError::Timeout));
+    let reply = match result {
+        Ok(reply) => {
+            deps.sessions.set_memory(sid, reply.memory.clone());
+            reply
+        }
+        Err(e) => {
+            tracing::warn!(call_sid = %sid, error = %e, "agent failed; apologising");
+            Reply::say(APOLOGY)
+        }
+    };
+    tracing::debug!(call_sid = %sid, ms = started.elapsed().as_millis() as u64, "turn done");
+    for call in &reply.tool_calls {
+        deps.sessions.record(sid, Role::Tool, call, None);
+    }
+    let text = fit_for_speech(&reply.text, MAX_SAY_CHARS);
+    let text = if text.is_empty() { APOLOGY } else { text };
+    deps.sessions.record(sid, Role::Assistant, text, None);
+    Outcome {
+        text: text.to_owned(),
+        end_call: reply.end_call,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_replies_are_cut_at_a_sentence() {
+        let text = "First sentence. Second sentence is longer. Third.";
+        assert_eq!(fit_for_speech(text, 30), "First sentence.");
+        assert_eq!(fit_for_speech(text, 500), text);
+        assert_eq!(fit_for_speech("no stops here at all", 8), "no stops");
+        assert_eq!(fit_for_speech("ééééé", 3), "ééé");
+    }
+}
