@@ -53,8 +53,10 @@ const HARD_LIMIT: Duration = Duration::from_secs(60);
 type Done = watch::Receiver<Option<Arc<Outcome>>>;
 
 struct Slot {
-    key: String,
-    by_token: bool,
+    /// Twilio's idempotency token of the request that started the turn.
+    token: Option<String>,
+    /// What the caller said.
+    utterance: String,
     done: Done,
     holds: u32,
 }
@@ -101,45 +103,40 @@ pub struct TurnDeps {
 }
 
 impl TurnRunner {
-    /// Starts the turn for `utterance`, or joins the one it repeats. `key`
-    /// is the idempotency token when Twilio sent one (`by_token`), else the
-    /// utterance itself.
+    /// Starts the turn for `utterance`, or joins the one it repeats: the
+    /// same idempotency `token` (Twilio's retry), or the same utterance while
+    /// the turn is still running.
     pub fn begin(
         &self,
         deps: TurnDeps,
         call_sid: &CallSid,
-        key: String,
-        by_token: bool,
+        token: Option<String>,
         utterance: &str,
         confidence: Option<f64>,
     ) -> Begin {
         let (tx, rx) = watch::channel(None);
+        let slot = Slot {
+            token: token.clone(),
+            utterance: utterance.to_owned(),
+            done: rx.clone(),
+            holds: 0,
+        };
         match self.slots.entry(call_sid.clone()) {
-            Entry::Occupied(mut slot) => {
-                let finished = slot.get().done.borrow().clone();
-                if slot.get().key == key {
-                    match finished {
-                        None => return Begin::Joined(slot.get().done.clone()),
-                        Some(outcome) if by_token && slot.get().by_token => {
-                            return Begin::Replay(outcome);
-                        }
-                        Some(_) => {}
+            Entry::Occupied(mut current) => {
+                let c = current.get();
+                let finished = c.done.borrow().clone();
+                let same_token = token.is_some() && c.token == token;
+                match finished {
+                    None if same_token || c.utterance == utterance => {
+                        return Begin::Joined(c.done.clone());
                     }
+                    Some(outcome) if same_token => return Begin::Replay(outcome),
+                    _ => {}
                 }
-                slot.insert(Slot {
-                    key,
-                    by_token,
-                    done: rx.clone(),
-                    holds: 0,
-                });
+                current.insert(slot);
             }
             Entry::Vacant(v) => {
-                v.insert(Slot {
-                    key,
-                    by_token,
-                    done: rx.clone(),
-                    holds: 0,
-                });
+                v.insert(slot);
             }
         }
         deps.sessions

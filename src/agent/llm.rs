@@ -6,8 +6,9 @@
 //! goes back as a `tool` message with the matching `tool_call_id`, until
 //! the model answers in words or the round limit is reached. `end_call`
 //! ends the call after the model's goodbye. Every request has a timeout;
-//! 429, 5xx and timeouts are retried with backoff while the turn's deadline
-//! allows, then the agent fails and the call loop apologises. Tool calls and
+//! 429, 5xx and connection failures are retried with backoff (async-openai's
+//! retry layer) and timeouts once more, all within the turn's deadline; then
+//! the agent fails and the call loop apologises. Tool calls and
 //! their results are returned for the transcript, and earlier ones are
 //! replayed to the model as the assistant/tool messages they were.
 
@@ -28,8 +29,8 @@ use crate::{
 
 /// Most model round trips in one reply.
 const MAX_ROUNDS: usize = 5;
-/// Attempts per model request (the first plus retries).
-const MAX_ATTEMPTS: u32 = 3;
+/// Attempts per model request after a timeout (async-openai retries the rest).
+const MAX_ATTEMPTS: u32 = 2;
 /// How long one model request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(25);
 /// The whole reply, tools included, gives up after this.
@@ -161,11 +162,13 @@ impl LlmAgent {
             "temperature": 0.3,
             "stream": false,
         });
-        let mut backoff = Duration::from_millis(300);
+        // async-openai already retries 429, 5xx and connection failures
+        // (three times, backing off from 100 ms, honouring Retry-After); a
+        // request that timed out is tried once more if the deadline allows.
         let mut last = String::new();
         for attempt in 1..=MAX_ATTEMPTS {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if left < Duration::from_millis(500) {
                 break;
             }
             let chat = self.client.chat();
@@ -176,33 +179,20 @@ impl LlmAgent {
                         false,
                         "the model did not answer before the turn's deadline".to_owned(),
                     ),
-                    Ok(Err(OpenAIError::ApiError(e))) => {
-                        let s = e.status_code.as_u16();
-                        (
-                            s == 429 || s >= 500,
-                            format!("HTTP {s}: {}", e.api_error.message),
-                        )
-                    }
-                    Ok(Err(OpenAIError::Reqwest(e))) => (
-                        e.is_timeout()
-                            || e.is_connect()
-                            || e.status()
-                                .is_some_and(|s| s.as_u16() == 429 || s.is_server_error()),
-                        format!("request failed: {e}"),
+                    Ok(Err(OpenAIError::ApiError(e))) => (
+                        false,
+                        format!("HTTP {}: {}", e.status_code.as_u16(), e.api_error.message),
                     ),
+                    Ok(Err(OpenAIError::Reqwest(e))) => {
+                        (e.is_timeout(), format!("request failed: {e}"))
+                    }
                     Ok(Err(e)) => (false, e.to_string()),
                 };
             tracing::warn!(attempt, retry, error = %why, "model request failed");
             last = why;
-            if !retry || attempt == MAX_ATTEMPTS {
+            if !retry {
                 break;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left <= backoff {
-                break;
-            }
-            tokio::time::sleep(backoff).await;
-            backoff *= 3;
         }
         Err(AgentError::Unavailable(last))
     }

@@ -265,10 +265,6 @@ impl VoiceApi {
             .as_deref()
             .and_then(|c| c.trim().parse::<f64>().ok())
             .filter(|c| c.is_finite());
-        let (key, by_token) = match idempotency_token {
-            Some(token) => (token, true),
-            None => (format!("said:{speech}"), false),
-        };
         let deps = TurnDeps {
             sessions: Arc::clone(&state.sessions),
             agent: Arc::clone(&state.agent),
@@ -276,7 +272,7 @@ impl VoiceApi {
         };
         let done = match state
             .turns
-            .begin(deps, &sid, key, by_token, speech, confidence)
+            .begin(deps, &sid, idempotency_token, speech, confidence)
         {
             Begin::Replay(outcome) => return TwimlResponse::xml(&answer(config, &outcome)),
             Begin::Started(done) | Begin::Joined(done) => done,

@@ -5,6 +5,7 @@ mod fake_google;
 mod gather;
 mod google;
 mod helpers;
+mod llm;
 mod openapi;
 mod outbound;
 mod scheduling;
