@@ -209,7 +209,7 @@ pub async fn wait(mut done: Done, budget: Duration) -> Option<Arc<Outcome>> {
 
 /// One turn: ask the agent, record what it did and said.
 async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
-    let input = deps.sessions.turn_input(sid);
+    let input = deps.sessions.turn_input(sid, deps.agent.history_window());
     let ctx = CallContext {
         call_sid: sid.clone(),
         caller: input.caller,

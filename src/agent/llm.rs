@@ -205,6 +205,12 @@ fn default_goodbye(business: &str) -> String {
 
 #[async_trait]
 impl Agent for LlmAgent {
+    /// The model sees the latest 80 entries (tool calls included), which
+    /// bounds the prompt on very long calls.
+    fn history_window(&self) -> usize {
+        80
+    }
+
     async fn reply(&self, call: &CallContext, history: &[Turn]) -> Result<Reply, AgentError> {
         let deadline = Instant::now() + TURN_DEADLINE;
         let mut messages = self.messages(call, history);

@@ -84,6 +84,12 @@ pub enum AgentError {
 pub trait Agent: Send + Sync {
     /// The reply to the last caller turn in `history`.
     async fn reply(&self, call: &CallContext, history: &[Turn]) -> Result<Reply, AgentError>;
+
+    /// How many of the latest transcript entries the agent reads; only
+    /// those are copied out of the session for a turn.
+    fn history_window(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// A shared agent.

@@ -967,6 +967,11 @@ const CALENDAR_DOWN: &str =
 
 #[async_trait]
 impl Agent for RulesAgent {
+    /// The rules agent reads the caller's last words; its state is in memory.
+    fn history_window(&self) -> usize {
+        1
+    }
+
     async fn reply(&self, call: &CallContext, history: &[Turn]) -> Result<Reply, AgentError> {
         let utterance = history
             .iter()

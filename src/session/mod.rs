@@ -285,11 +285,14 @@ impl SessionStore {
     /// What the agent needs for a turn: the conversation so far (cheap:
     /// turn texts are shared, not copied), its memory, and the other
     /// party's number.
-    pub fn turn_input(&self, call_sid: &CallSid) -> TurnInput {
+    pub fn turn_input(&self, call_sid: &CallSid, window: usize) -> TurnInput {
         self.live
             .get(call_sid)
             .map(|s| TurnInput {
-                history: s.conversation_history.clone(),
+                history: {
+                    let h = &s.conversation_history;
+                    h[h.len().saturating_sub(window)..].to_vec()
+                },
                 memory: s.agent_memory.clone(),
                 caller: match s.direction {
                     Direction::Inbound => s.from.clone(),
