@@ -185,7 +185,7 @@ async fn start_server(llm_base: Option<&str>) -> Server {
 /// Starts this binary as the fake OpenAI-compatible server; returns it and its port.
 fn start_fake_openai() -> (Child, u16) {
     let port = free_port();
-    let child = Command::new(std::env::current_exe().unwrap())
+    let mut child = Command::new(std::env::current_exe().unwrap())
         .arg("--fake-openai")
         .arg(port.to_string())
         .stdout(Stdio::null())
@@ -197,6 +197,8 @@ fn start_fake_openai() -> (Child, u16) {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the fake OpenAI server did not start");
 }
 
