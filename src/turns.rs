@@ -20,7 +20,11 @@
 //!
 //! Memory: one slot per live call, dropped when the call ends.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    task::{Context, Waker},
+    time::Duration,
+};
 
 use dashmap::{DashMap, mapref::entry::Entry};
 use tokio::sync::{Mutex, watch};
@@ -148,12 +152,19 @@ impl TurnRunner {
                 .value(),
         );
         let sid = call_sid.clone();
-        tokio::spawn(async move {
+        let mut turn = Box::pin(async move {
             let _one_at_a_time = lock.lock().await;
             let outcome = run_turn(&deps, &sid).await;
             // Nobody may be waiting any more; the transcript has it anyway.
             let _ = tx.send(Some(Arc::new(outcome)));
         });
+        // Poll once right here: a quick reply (the rules agent's small talk)
+        // is done without a task or a wake-up. Anything that has to wait is
+        // handed to a task, which polls it again with its own waker.
+        let mut cx = Context::from_waker(Waker::noop());
+        if turn.as_mut().poll(&mut cx).is_pending() {
+            tokio::spawn(turn);
+        }
         Begin::Started(rx)
     }
 

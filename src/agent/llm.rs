@@ -41,6 +41,8 @@ pub struct LlmAgent {
     client: Client<OpenAIConfig>,
     model: String,
     tools: Tools,
+    /// The tool definitions as the API wants them, built once.
+    tool_specs: Value,
     business: BusinessConfig,
 }
 
@@ -65,10 +67,21 @@ impl LlmAgent {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .expect("a TLS client can be built");
+        let tool_specs = Value::Array(
+            definitions()
+                .into_iter()
+                .map(|d| {
+                    json!({"type": "function", "function": {
+                        "name": d.name, "description": d.description, "parameters": d.parameters
+                    }})
+                })
+                .collect(),
+        );
         Self {
             client: Client::with_config(oa).with_http_client(http),
             model: config.model.clone(),
             tools,
+            tool_specs,
             business,
         }
     }
@@ -146,18 +159,10 @@ impl LlmAgent {
 
     /// One model request, retried on 429, 5xx and timeouts while time allows.
     async fn complete(&self, messages: &[Value], deadline: Instant) -> Result<Value, AgentError> {
-        let tools: Vec<Value> = definitions()
-            .into_iter()
-            .map(|d| {
-                json!({"type": "function", "function": {
-                    "name": d.name, "description": d.description, "parameters": d.parameters
-                }})
-            })
-            .collect();
         let request = json!({
             "model": self.model,
             "messages": messages,
-            "tools": tools,
+            "tools": &self.tool_specs,
             "tool_choice": "auto",
             "temperature": 0.3,
             "stream": false,

@@ -62,10 +62,12 @@ pub fn normalize(text: &str) -> String {
 
 /// Whether `phrase` occurs in `text` on word boundaries (both normalised).
 pub fn has_phrase(text: &str, phrase: &str) -> bool {
-    text.match_indices(phrase).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + phrase.len()..].chars().next();
-        before.is_none_or(|c| c == ' ') && after.is_none_or(|c| c == ' ')
+    // Compare at each word start: cheaper than a substring search per
+    // phrase, and the agent checks many short phrases on short texts.
+    let starts = std::iter::once(0).chain(text.match_indices(' ').map(|(i, _)| i + 1));
+    starts.into_iter().any(|i| {
+        let rest = &text[i..];
+        rest.starts_with(phrase) && rest[phrase.len()..].chars().next().is_none_or(|c| c == ' ')
     })
 }
 
@@ -75,9 +77,13 @@ fn any(text: &str, phrases: &[&str]) -> bool {
 
 /// Classifies a caller utterance.
 pub fn classify(utterance: &str) -> Intent {
-    let t = normalize(utterance);
+    classify_normalized(&normalize(utterance))
+}
+
+/// Classifies an utterance already passed through [`normalize`].
+pub fn classify_normalized(t: &str) -> Intent {
     if any(
-        &t,
+        t,
         &[
             "bye",
             "goodbye",
@@ -99,11 +105,11 @@ pub fn classify(utterance: &str) -> Intent {
     ) {
         return Intent::Goodbye;
     }
-    if any(&t, &["what time", "the time", "time is it", "current time"]) {
+    if any(t, &["what time", "the time", "time is it", "current time"]) {
         return Intent::Time;
     }
     if any(
-        &t,
+        t,
         &[
             "what day",
             "which day",
@@ -117,7 +123,7 @@ pub fn classify(utterance: &str) -> Intent {
         return Intent::Date;
     }
     if any(
-        &t,
+        t,
         &[
             "help",
             "what can you",
@@ -130,11 +136,11 @@ pub fn classify(utterance: &str) -> Intent {
     ) {
         return Intent::Help;
     }
-    if any(&t, &["thanks", "thank you", "cheers", "appreciate it"]) {
+    if any(t, &["thanks", "thank you", "cheers", "appreciate it"]) {
         return Intent::Thanks;
     }
     if any(
-        &t,
+        t,
         &[
             "hello",
             "hi",
@@ -360,7 +366,11 @@ fn name_from(words: &[&str]) -> Option<String> {
 /// `expecting` (the name was just asked for) also "it's Ada", "I'm Ada" or
 /// just "Ada Lovelace".
 pub fn extract_name(utterance: &str, expecting: bool) -> Option<String> {
-    let t = normalize(utterance);
+    extract_name_normalized(&normalize(utterance), expecting)
+}
+
+/// [`extract_name`] on text already passed through [`normalize`].
+fn extract_name_normalized(t: &str, expecting: bool) -> Option<String> {
     let words: Vec<&str> = t.split(' ').collect();
     let mut cues: Vec<&[&str]> = vec![
         &["my", "name", "is"],
@@ -514,7 +524,7 @@ impl RulesAgent {
         let yes = is_yes(&t);
         let no = is_no(&t);
         let intent = scheduling_intent(&t);
-        let name = extract_name(utterance, mem.awaiting == Some(Awaiting::Name));
+        let name = extract_name_normalized(&t, mem.awaiting == Some(Awaiting::Name));
 
         if mem.awaiting == Some(Awaiting::Confirm)
             && w.is_empty()
@@ -542,7 +552,7 @@ impl RulesAgent {
             }
             _ => {}
         }
-        let basic = classify(utterance);
+        let basic = classify_normalized(&t);
         if basic == Intent::Goodbye && intent.is_none() && w.is_empty() {
             *mem = Memory::default();
             return self.small_talk(Intent::Goodbye, ctx.now);

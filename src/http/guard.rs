@@ -80,8 +80,8 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
 pub struct TwilioSignature {
     /// The auth token (the HMAC key); `None` turns the check off.
     pub auth_token: Option<Secret>,
-    /// `PUBLIC_URL`.
-    pub public_url: Arc<str>,
+    /// Validates URLs under `PUBLIC_URL`.
+    pub validator: Arc<signature::Validator>,
 }
 
 impl<E: Endpoint> Middleware<E> for TwilioSignature {
@@ -91,7 +91,7 @@ impl<E: Endpoint> Middleware<E> for TwilioSignature {
         TwilioSignatureEndpoint {
             inner,
             auth_token: self.auth_token.clone(),
-            public_url: Arc::clone(&self.public_url),
+            validator: Arc::clone(&self.validator),
         }
     }
 }
@@ -100,16 +100,7 @@ impl<E: Endpoint> Middleware<E> for TwilioSignature {
 pub struct TwilioSignatureEndpoint<E> {
     inner: E,
     auth_token: Option<Secret>,
-    public_url: Arc<str>,
-}
-
-/// The URL Twilio signed: the public base plus the path and raw query.
-pub fn signed_url(public_url: &str, req: &Request) -> String {
-    let path_and_query = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| req.uri().path(), |pq| pq.as_str());
-    format!("{public_url}{path_and_query}")
+    validator: Arc<signature::Validator>,
 }
 
 impl<E: Endpoint> Endpoint for TwilioSignatureEndpoint<E> {
@@ -122,7 +113,6 @@ impl<E: Endpoint> Endpoint for TwilioSignatureEndpoint<E> {
         if !req.uri().path().starts_with("/voice/") {
             return Ok(self.inner.call(req).await?.into_response());
         }
-        let url = signed_url(&self.public_url, &req);
         let given = req
             .headers()
             .get("x-twilio-signature")
@@ -135,18 +125,23 @@ impl<E: Endpoint> Endpoint for TwilioSignatureEndpoint<E> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        let pairs: Vec<(String, String)> = if is_form && *req.method() == Method::POST {
-            form_urlencoded::parse(&body).into_owned().collect()
+        // Values are borrowed from the body unless they need decoding.
+        let pairs: Vec<_> = if is_form && *req.method() == Method::POST {
+            form_urlencoded::parse(&body).collect()
         } else {
             Vec::new()
         };
-        let params: Vec<(&str, &str)> = pairs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let valid = given
-            .as_deref()
-            .is_some_and(|sig| signature::is_valid(token.expose(), &url, &params, sig));
+        let params: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (&**k, &**v)).collect();
+        // The URL Twilio signed: the public base plus the raw path and query
+        // (a proxy or tunnel changes what this server itself sees).
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.uri().path(), |pq| pq.as_str());
+        let valid = given.as_deref().is_some_and(|sig| {
+            self.validator
+                .is_valid(token.expose(), path_and_query, &params, sig)
+        });
         if !valid {
             tracing::warn!(
                 path = req.uri().path(),

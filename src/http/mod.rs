@@ -9,7 +9,7 @@ pub mod voice;
 
 use std::sync::Arc;
 
-use poem::{Endpoint, EndpointExt, Route, middleware::Tracing};
+use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::{OpenApiService, error::ParseRequestPayloadError};
 
 use crate::state::AppState;
@@ -66,7 +66,9 @@ pub fn app(state: AppState) -> impl Endpoint {
             .validate_signatures
             .then(|| state.config.twilio.auth_token.clone())
             .flatten(),
-        public_url: Arc::from(state.config.public_url.as_str()),
+        validator: Arc::new(crate::twilio::signature::Validator::new(
+            state.config.public_url.as_str(),
+        )),
     };
     let limit = state.config.max_request_bytes;
     Route::new()
@@ -77,5 +79,4 @@ pub fn app(state: AppState) -> impl Endpoint {
         .with(signature)
         .with(guard::BodyLimit(limit))
         .data(state)
-        .with(Tracing)
 }

@@ -88,11 +88,52 @@ pub fn is_valid<'a>(
     params: &[(&'a str, &'a str)],
     signature: &str,
 ) -> bool {
+    let [a, b] = port_variants(url);
+    matches_any(auth_token, [&a, &b], params, signature)
+}
+
+/// Checks requests against one base URL (such as `PUBLIC_URL`), whose two
+/// port forms are worked out once rather than per request.
+#[derive(Debug, Clone)]
+pub struct Validator {
+    bases: [String; 2],
+}
+
+impl Validator {
+    /// A validator for URLs under `base` (scheme, host, optional port, path prefix).
+    pub fn new(base: &str) -> Self {
+        let bases = port_variants(base).map(|b| b.trim_end_matches('/').to_owned());
+        Self { bases }
+    }
+
+    /// Whether `signature` is Twilio's for `path_and_query` under the base.
+    pub fn is_valid<'a>(
+        &self,
+        auth_token: &str,
+        path_and_query: &str,
+        params: &[(&'a str, &'a str)],
+        signature: &str,
+    ) -> bool {
+        let [a, b] = &self.bases;
+        let (a, b) = (
+            format!("{a}{path_and_query}"),
+            format!("{b}{path_and_query}"),
+        );
+        matches_any(auth_token, [&a, &b], params, signature)
+    }
+}
+
+fn matches_any(
+    auth_token: &str,
+    urls: [&str; 2],
+    params: &[(&str, &str)],
+    signature: &str,
+) -> bool {
     let given = signature.trim().as_bytes();
     let mut ok = false;
     // Both variants are always computed so timing does not tell which matched.
-    for candidate in port_variants(url) {
-        let expected = sign(auth_token, &candidate, params.iter().copied());
+    for candidate in urls {
+        let expected = sign(auth_token, candidate, params.iter().copied());
         ok |= bool::from(expected.as_bytes().ct_eq(given));
     }
     ok
@@ -200,5 +241,35 @@ mod tests {
             "RSOYDt4T1cUTdK1PDd93/VVr8B8="
         ));
         assert!(!is_valid(TOKEN, URL, PARAMS, ""));
+    }
+
+    #[test]
+    fn a_validator_for_a_base_url_agrees_with_the_published_vectors() {
+        let v = Validator::new("https://mycompany.com/");
+        assert!(v.is_valid(
+            TOKEN,
+            "/myapp.php?foo=1&bar=2",
+            PARAMS,
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+        ));
+        assert!(v.is_valid(
+            TOKEN,
+            "/myapp.php?foo=1&bar=2",
+            PARAMS,
+            "kvajT1Ptam85bY51eRf/AJRuM3w="
+        ));
+        assert!(!v.is_valid(
+            TOKEN,
+            "/myapp.php?foo=1",
+            PARAMS,
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+        ));
+        let http = Validator::new("http://mycompany.com");
+        assert!(http.is_valid(
+            TOKEN,
+            "/myapp.php?foo=1&bar=2",
+            PARAMS,
+            "0ZXoZLH/DfblKGATFgpif+LLRf4="
+        ));
     }
 }
