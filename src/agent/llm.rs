@@ -12,11 +12,15 @@
 //! their results are returned for the transcript, and earlier ones are
 //! replayed to the model as the assistant/tool messages they were.
 
-use std::time::{Duration, Instant};
+use std::{
+    borrow::Cow,
+    time::{Duration, Instant},
+};
 
 use async_openai::{Client, config::OpenAIConfig, error::OpenAIError};
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json, value::RawValue};
 
 use super::{
     Agent, AgentError, CallContext, Reply, speech,
@@ -47,12 +51,101 @@ pub struct LlmAgent {
 }
 
 /// One tool call as recorded in the transcript.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct ToolRecord {
     id: String,
     name: String,
     arguments: String,
-    result: Value,
+    /// The result as JSON text, replayed to the model as it was.
+    result: Box<RawValue>,
+}
+
+/// A chat message as sent, borrowing from the transcript where it can, so a
+/// turn does not rebuild the whole conversation as a JSON tree.
+#[derive(Debug, Serialize)]
+#[serde(tag = "role", rename_all = "lowercase")]
+enum Message<'a> {
+    System {
+        content: Cow<'a, str>,
+    },
+    User {
+        content: Cow<'a, str>,
+    },
+    Assistant {
+        content: Option<Cow<'a, str>>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        tool_calls: Vec<CallOut<'a>>,
+    },
+    Tool {
+        tool_call_id: Cow<'a, str>,
+        content: Cow<'a, str>,
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct CallOut<'a> {
+    id: Cow<'a, str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: FunctionOut<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct FunctionOut<'a> {
+    name: Cow<'a, str>,
+    arguments: Cow<'a, str>,
+}
+
+#[derive(Serialize)]
+struct ChatRequest<'a> {
+    model: &'a str,
+    messages: &'a [Message<'a>],
+    tools: &'a Value,
+    tool_choice: &'static str,
+    temperature: f32,
+    stream: bool,
+}
+
+#[derive(Deserialize)]
+struct ChatResponse {
+    #[serde(default)]
+    choices: Vec<Choice>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    message: Option<ResponseMessage>,
+}
+
+#[derive(Deserialize)]
+struct ResponseMessage {
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<ResponseCall>>,
+}
+
+#[derive(Deserialize)]
+struct ResponseCall {
+    id: String,
+    function: ResponseFunction,
+}
+
+#[derive(Deserialize)]
+struct ResponseFunction {
+    name: String,
+    #[serde(default)]
+    arguments: String,
+}
+
+fn call_out<'a>(id: &'a str, name: &'a str, arguments: &'a str) -> CallOut<'a> {
+    CallOut {
+        id: Cow::Borrowed(id),
+        kind: "function",
+        function: FunctionOut {
+            name: Cow::Borrowed(name),
+            arguments: Cow::Borrowed(arguments),
+        },
+    }
 }
 
 impl LlmAgent {
@@ -114,59 +207,83 @@ impl LlmAgent {
         )
     }
 
-    /// The conversation as chat messages.
-    pub fn messages(&self, call: &CallContext, history: &[Turn]) -> Vec<Value> {
-        let mut out = vec![json!({"role": "system", "content": self.system_prompt(call)})];
-        let mut pending_calls: Vec<ToolRecord> = Vec::new();
-        let flush = |out: &mut Vec<Value>, calls: &mut Vec<ToolRecord>| {
-            if calls.is_empty() {
+    /// The tool calls recorded in the transcript, parsed once per turn.
+    fn records(history: &[Turn]) -> Vec<Option<ToolRecord>> {
+        history
+            .iter()
+            .map(|t| {
+                (t.role == Role::Tool)
+                    .then(|| serde_json::from_str::<ToolRecord>(&t.content).ok())
+                    .flatten()
+            })
+            .collect()
+    }
+
+    /// The conversation as chat messages: earlier tool calls become the
+    /// assistant `tool_calls` message and `tool` results they were.
+    fn messages<'a>(
+        system: &'a str,
+        history: &'a [Turn],
+        records: &'a [Option<ToolRecord>],
+    ) -> Vec<Message<'a>> {
+        let mut out = vec![Message::System {
+            content: Cow::Borrowed(system),
+        }];
+        let mut pending: Vec<&'a ToolRecord> = Vec::new();
+        let flush = |out: &mut Vec<Message<'a>>, pending: &mut Vec<&'a ToolRecord>| {
+            if pending.is_empty() {
                 return;
             }
-            out.push(json!({
-                "role": "assistant",
-                "content": null,
-                "tool_calls": calls.iter().map(|c| json!({
-                    "id": c.id, "type": "function",
-                    "function": {"name": c.name, "arguments": c.arguments}
-                })).collect::<Vec<_>>()
-            }));
-            for c in calls.drain(..) {
-                out.push(
-                    json!({"role": "tool", "tool_call_id": c.id, "content": c.result.to_string()}),
-                );
+            out.push(Message::Assistant {
+                content: None,
+                tool_calls: pending
+                    .iter()
+                    .map(|c| call_out(&c.id, &c.name, &c.arguments))
+                    .collect(),
+            });
+            for c in pending.drain(..) {
+                out.push(Message::Tool {
+                    tool_call_id: Cow::Borrowed(&c.id),
+                    content: Cow::Borrowed(c.result.get()),
+                });
             }
         };
-        for turn in history {
+        for (turn, record) in history.iter().zip(records) {
             match turn.role {
-                Role::Tool => {
-                    if let Ok(record) = serde_json::from_str::<ToolRecord>(&turn.content) {
-                        pending_calls.push(record);
-                    }
-                }
+                Role::Tool => pending.extend(record.as_ref()),
                 Role::User => {
-                    flush(&mut out, &mut pending_calls);
-                    out.push(json!({"role": "user", "content": &*turn.content}));
+                    flush(&mut out, &mut pending);
+                    out.push(Message::User {
+                        content: Cow::Borrowed(&turn.content),
+                    });
                 }
                 Role::Assistant => {
-                    flush(&mut out, &mut pending_calls);
-                    out.push(json!({"role": "assistant", "content": &*turn.content}));
+                    flush(&mut out, &mut pending);
+                    out.push(Message::Assistant {
+                        content: Some(Cow::Borrowed(&turn.content)),
+                        tool_calls: Vec::new(),
+                    });
                 }
             }
         }
-        flush(&mut out, &mut pending_calls);
+        flush(&mut out, &mut pending);
         out
     }
 
     /// One model request, retried on 429, 5xx and timeouts while time allows.
-    async fn complete(&self, messages: &[Value], deadline: Instant) -> Result<Value, AgentError> {
-        let request = json!({
-            "model": self.model,
-            "messages": messages,
-            "tools": &self.tool_specs,
-            "tool_choice": "auto",
-            "temperature": 0.3,
-            "stream": false,
-        });
+    async fn complete(
+        &self,
+        messages: &[Message<'_>],
+        deadline: Instant,
+    ) -> Result<ChatResponse, AgentError> {
+        let request = ChatRequest {
+            model: &self.model,
+            messages,
+            tools: &self.tool_specs,
+            tool_choice: "auto",
+            temperature: 0.3,
+            stream: false,
+        };
         // async-openai already retries 429, 5xx and connection failures
         // (three times, backing off from 100 ms, honouring Retry-After); a
         // request that timed out is tried once more if the deadline allows.
@@ -178,7 +295,9 @@ impl LlmAgent {
             }
             let chat = self.client.chat();
             let (retry, why) =
-                match tokio::time::timeout(left, chat.create_byot::<_, Value>(&request)).await {
+                match tokio::time::timeout(left, chat.create_byot::<_, ChatResponse>(&request))
+                    .await
+                {
                     Ok(Ok(v)) => return Ok(v),
                     Err(_) => (
                         false,
@@ -218,60 +337,66 @@ impl Agent for LlmAgent {
 
     async fn reply(&self, call: &CallContext, history: &[Turn]) -> Result<Reply, AgentError> {
         let deadline = Instant::now() + TURN_DEADLINE;
-        let mut messages = self.messages(call, history);
+        let system = self.system_prompt(call);
+        let past = Self::records(history);
+        let mut messages = Self::messages(&system, history, &past);
         let ctx = ToolContext {
             caller: call.caller.clone(),
             now: call.now,
         };
-        let mut records = Vec::new();
+        let mut records: Vec<ToolRecord> = Vec::new();
         let mut end_call = false;
         for _ in 0..MAX_ROUNDS {
             let response = self.complete(&messages, deadline).await?;
-            let message = &response["choices"][0]["message"];
-            if message.is_null() {
+            let Some(message) = response.choices.into_iter().next().and_then(|c| c.message) else {
                 return Err(AgentError::Unavailable(
                     "the model answered no message".into(),
                 ));
-            }
-            let text = message["content"]
-                .as_str()
-                .unwrap_or_default()
-                .trim()
-                .to_owned();
-            let calls = message["tool_calls"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
+            };
+            let text = message.content.unwrap_or_default();
+            let calls = message.tool_calls.unwrap_or_default();
             if calls.is_empty() {
                 let text = speech::speakable(&text);
                 if text.is_empty() && !end_call {
                     return Err(AgentError::Unavailable("the model answered nothing".into()));
                 }
-                return Ok(finish(text, end_call, records, &self.business.name));
+                return Ok(finish(text, end_call, &records, &self.business.name));
             }
-            messages.push(
-                json!({"role": "assistant", "content": message["content"], "tool_calls": calls}),
-            );
+            let mut results = Vec::with_capacity(calls.len());
             for c in &calls {
-                let id = c["id"].as_str().unwrap_or_default().to_owned();
-                let name = c["function"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                let arguments = c["function"]["arguments"]
-                    .as_str()
-                    .unwrap_or("{}")
-                    .to_owned();
-                let args: Value = serde_json::from_str(&arguments).unwrap_or_else(|_| json!({}));
-                let result = self.tools.dispatch(&name, &args, &ctx).await;
+                let args: Value =
+                    serde_json::from_str(&c.function.arguments).unwrap_or_else(|_| json!({}));
+                let result = self.tools.dispatch(&c.function.name, &args, &ctx).await;
                 end_call |= result.end_call;
-                tracing::info!(call_sid = %call.call_sid, tool = %name, "tool called");
-                messages.push(json!({"role": "tool", "tool_call_id": id, "content": result.value.to_string()}));
+                tracing::info!(call_sid = %call.call_sid, tool = %c.function.name, "tool called");
+                let raw = RawValue::from_string(result.value.to_string())
+                    .map_err(|e| AgentError::Unavailable(format!("tool result: {e}")))?;
+                results.push(raw);
+            }
+            messages.push(Message::Assistant {
+                content: (!text.is_empty()).then(|| Cow::Owned(text.clone())),
+                tool_calls: calls
+                    .iter()
+                    .map(|c| CallOut {
+                        id: Cow::Owned(c.id.clone()),
+                        kind: "function",
+                        function: FunctionOut {
+                            name: Cow::Owned(c.function.name.clone()),
+                            arguments: Cow::Owned(c.function.arguments.clone()),
+                        },
+                    })
+                    .collect(),
+            });
+            for (c, result) in calls.into_iter().zip(results) {
+                messages.push(Message::Tool {
+                    tool_call_id: Cow::Owned(c.id.clone()),
+                    content: Cow::Owned(result.get().to_owned()),
+                });
                 records.push(ToolRecord {
-                    id,
-                    name,
-                    arguments,
-                    result: result.value,
+                    id: c.id,
+                    name: c.function.name,
+                    arguments: c.function.arguments,
+                    result,
                 });
             }
             if end_call {
@@ -279,7 +404,7 @@ impl Agent for LlmAgent {
                 return Ok(finish(
                     speech::speakable(&text),
                     true,
-                    records,
+                    &records,
                     &self.business.name,
                 ));
             }
@@ -290,7 +415,7 @@ impl Agent for LlmAgent {
     }
 }
 
-fn finish(text: String, end_call: bool, records: Vec<ToolRecord>, business: &str) -> Reply {
+fn finish(text: String, end_call: bool, records: &[ToolRecord], business: &str) -> Reply {
     let text = if text.is_empty() {
         default_goodbye(business)
     } else {
