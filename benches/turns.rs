@@ -12,7 +12,7 @@
 //!
 //! Options: --calls N (1000) --secs S (20) --single-secs S (10) --conns C (50)
 //! --memory-calls N (10000) --soak-secs S (0 = off) --out DIR (results)
-//! --modes rules,llm
+//! --modes rules,llm (none: skip the throughput runs)
 
 use std::{
     collections::BTreeMap,
@@ -663,7 +663,7 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let report = rt.block_on(async {
         let mut report = BTreeMap::new();
-        for mode in &args.modes {
+        for mode in args.modes.iter().filter(|m| *m == "rules" || *m == "llm") {
             throughput(&args, mode, &mut report).await;
         }
         if args.memory_calls > 0 {
