@@ -194,6 +194,14 @@ pub struct DeepgramConfig {
     pub api_key: Option<Secret>,
     /// `DEEPGRAM_AGENT_URL` (default `wss://agent.deepgram.com/v1/agent/converse`).
     pub agent_url: String,
+    /// `DEEPGRAM_LISTEN_MODEL` (default `nova-3`).
+    pub listen_model: String,
+    /// `DEEPGRAM_THINK_PROVIDER` (default `open_ai`).
+    pub think_provider: String,
+    /// `DEEPGRAM_THINK_MODEL` (default `gpt-4o-mini`).
+    pub think_model: String,
+    /// `DEEPGRAM_SPEAK_MODEL` (default `aura-2-thalia-en`).
+    pub speak_model: String,
 }
 
 /// Session lifetime.
@@ -488,10 +496,18 @@ impl Config {
         });
         let deepgram = DeepgramConfig {
             api_key: r.raw("DEEPGRAM_API_KEY").map(Secret::new),
-            agent_url: r.string(
+            agent_url: r.parsed(
                 "DEEPGRAM_AGENT_URL",
-                "wss://agent.deepgram.com/v1/agent/converse",
+                "wss://agent.deepgram.com/v1/agent/converse".into(),
+                |raw| match Url::parse(raw) {
+                    Ok(u) if u.scheme() == "wss" || u.scheme() == "ws" => Ok(raw.to_owned()),
+                    _ => Err("must be a wss:// URL".into()),
+                },
             ),
+            listen_model: r.string("DEEPGRAM_LISTEN_MODEL", "nova-3"),
+            think_provider: r.string("DEEPGRAM_THINK_PROVIDER", "open_ai"),
+            think_model: r.string("DEEPGRAM_THINK_MODEL", "gpt-4o-mini"),
+            speak_model: r.string("DEEPGRAM_SPEAK_MODEL", "aura-2-thalia-en"),
         };
         if call_mode == CallMode::Stream && deepgram.api_key.is_none() {
             r.problems

@@ -14,10 +14,13 @@
 //!   agent, and the calendar tools both use.
 //! - [`calendar`]: availability rules over the built-in or Google calendar.
 //! - [`cli`]: the `frontdesk call` command, a client of `/make-call`.
+//! - [`bridge`]: streaming mode, Twilio Media Streams bridged to Deepgram's
+//!   Voice Agent with the same calendar tools.
 //! - [`config`]: the one typed configuration, read once at start.
 //! - [`startup`] and [`state`]: binding, serving, shutting down; the shared state.
 
 pub mod agent;
+pub mod bridge;
 pub mod calendar;
 pub mod cli;
 pub mod config;

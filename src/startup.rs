@@ -95,6 +95,7 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Start
     };
     Ok(AppState {
         turns: Arc::new(TurnRunner::default()),
+        bridges: Arc::default(),
         tools,
         twilio: Arc::new(TwilioClient::new(&config.twilio)),
         config: Arc::new(config),

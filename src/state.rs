@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     agent::{SharedAgent, tools::Tools},
+    bridge::Bridges,
     config::Config,
     session::SessionStore,
     turns::TurnRunner,
@@ -39,6 +40,8 @@ pub struct AppState {
     pub twilio: Arc<TwilioClient>,
     /// The running turn of each call.
     pub turns: Arc<TurnRunner>,
+    /// Live media-stream bridges.
+    pub bridges: Arc<Bridges>,
     /// What time it is.
     pub clock: Clock,
 }

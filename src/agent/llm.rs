@@ -19,6 +19,7 @@ use std::{
 
 use async_openai::{Client, config::OpenAIConfig, error::OpenAIError};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json, value::RawValue};
 
@@ -181,30 +182,7 @@ impl LlmAgent {
 
     /// The system prompt: who, when, where, and how to behave on the phone.
     pub fn system_prompt(&self, call: &CallContext) -> String {
-        let b = &self.business;
-        let local = call.now.with_timezone(&b.timezone);
-        format!(
-            "You are the phone receptionist for {name}. You are speaking with a caller on the phone.\n\
-             Today is {today} ({iso}); the local time is {time}, time zone {tz}.\n\
-             Business hours: Monday to Friday, {opens} to {closes}. Appointments last {minutes} minutes.\n\
-             The caller's phone number: {caller}.\n\
-             You can check free times, book, find, move and cancel appointments with the tools. \
-             Tool times are local times written YYYY-MM-DDTHH:MM.\n\
-             Phone manners: speak in short, plain sentences; ask one question at a time; no lists, \
-             markdown, emoji or links. Say dates and times naturally, like \"Tuesday, December 3rd at 2:30 PM\". \
-             Before booking, moving or cancelling, state what you will do and get a clear yes. \
-             Ask for the caller's name before booking. If a time is taken, offer the alternatives the tool gives. \
-             When the caller is done, say a short goodbye and call end_call.",
-            name = b.name,
-            today = speech::date(local.date_naive()),
-            iso = local.format("%Y-%m-%d, %A"),
-            time = speech::time(local.time()),
-            tz = b.timezone.name(),
-            opens = speech::time(b.opens),
-            closes = speech::time(b.closes),
-            minutes = b.appointment_minutes,
-            caller = call.caller.as_deref().unwrap_or("unknown"),
-        )
+        business_prompt(&self.business, call.caller.as_deref(), call.now)
     }
 
     /// The tool calls recorded in the transcript, parsed once per turn.
@@ -320,6 +298,35 @@ impl LlmAgent {
         }
         Err(AgentError::Unavailable(last))
     }
+}
+
+/// The business prompt shared by the LLM agent and the streaming voice
+/// agent: the business, today's date and time in its zone, its hours, the
+/// caller's number, and phone manners.
+pub fn business_prompt(b: &BusinessConfig, caller: Option<&str>, now: DateTime<Utc>) -> String {
+    let local = now.with_timezone(&b.timezone);
+    format!(
+        "You are the phone receptionist for {name}. You are speaking with a caller on the phone.\n\
+         Today is {today} ({iso}); the local time is {time}, time zone {tz}.\n\
+         Business hours: Monday to Friday, {opens} to {closes}. Appointments last {minutes} minutes.\n\
+         The caller's phone number: {caller}.\n\
+         You can check free times, book, find, move and cancel appointments with the tools. \
+         Tool times are local times written YYYY-MM-DDTHH:MM.\n\
+         Phone manners: speak in short, plain sentences; ask one question at a time; no lists, \
+         markdown, emoji or links. Say dates and times naturally, like \"Tuesday, December 3rd at 2:30 PM\". \
+         Before booking, moving or cancelling, state what you will do and get a clear yes. \
+         Ask for the caller's name before booking. If a time is taken, offer the alternatives the tool gives. \
+         When the caller is done, say a short goodbye and call end_call.",
+        name = b.name,
+        today = speech::date(local.date_naive()),
+        iso = local.format("%Y-%m-%d, %A"),
+        time = speech::time(local.time()),
+        tz = b.timezone.name(),
+        opens = speech::time(b.opens),
+        closes = speech::time(b.closes),
+        minutes = b.appointment_minutes,
+        caller = caller.unwrap_or("unknown"),
+    )
 }
 
 /// The model's goodbye when it ended the call without words.

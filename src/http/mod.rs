@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod guard;
+pub mod stream;
 pub mod voice;
 
 use std::sync::Arc;
@@ -73,6 +74,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     let limit = state.config.max_request_bytes;
     Route::new()
         .at("/openapi.json", spec)
+        .at("/twilio/stream", poem::get(stream::upgrade))
         .nest("/docs", docs)
         .nest("/", api)
         .catch_error(malformed_body)

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use crate::{
+    config::CallMode,
     config::Config,
     session::{Role, StatusOutcome, StatusUpdate},
     state::AppState,
@@ -144,6 +145,29 @@ pub fn say_and_hang_up(config: &Config, text: &str) -> twiml::Response {
     twiml::Response::new().say(say(config, text)).hangup()
 }
 
+/// `<Connect><Stream>` to `/twilio/stream`: the call joins the media bridge.
+/// No query string in the URL (Twilio forbids it); per-call data goes in
+/// `<Parameter>`s.
+pub fn connect_stream(config: &Config, sid: &CallSid, direction: Direction) -> twiml::Response {
+    let parameter = |name: &str, value: &str| twiml::Parameter {
+        name: name.into(),
+        value: value.into(),
+    };
+    twiml::Response::new().verb(twiml::Verb::ConnectStream {
+        url: config.public_url.websocket("/twilio/stream"),
+        parameters: vec![
+            parameter("call_sid", sid.as_str()),
+            parameter(
+                "direction",
+                match direction {
+                    Direction::Inbound => "inbound",
+                    Direction::Outbound => "outbound",
+                },
+            ),
+        ],
+    })
+}
+
 /// The TwiML for a finished turn.
 fn answer(config: &Config, outcome: &Outcome) -> twiml::Response {
     if outcome.end_call {
@@ -194,6 +218,9 @@ impl VoiceApi {
             tracing::info!(call_sid = %sid, answered_by = ?form.answered_by, "answering machine: leaving a message");
             return TwimlResponse::xml(&say_and_hang_up(config, message));
         }
+        if config.call_mode == CallMode::Stream || state.sessions.is_stream(&sid) {
+            return TwimlResponse::xml(&connect_stream(config, &sid, direction));
+        }
         let greeting = state
             .sessions
             .initial_message(&sid)
@@ -217,6 +244,34 @@ impl VoiceApi {
     #[oai(path = "/voice/outbound", method = "post")]
     async fn outbound(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> TwimlResponse {
         Self::greet(&state, &form, Direction::Outbound)
+    }
+
+    /// TwiML that connects the call to the media stream (streaming mode).
+    #[oai(path = "/voice/stream", method = "post")]
+    async fn stream(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> TwimlResponse {
+        let sid = match form.call_sid() {
+            Ok(sid) => sid,
+            Err(e) => return TwimlResponse::BadRequest(PlainText(e)),
+        };
+        let direction = form.direction(Direction::Inbound);
+        state.sessions.begin(&sid, direction, &form.details());
+        TwimlResponse::xml(&connect_stream(&state.config, &sid, direction))
+    }
+
+    /// Where a streaming call lands when the voice agent fails: the
+    /// conversation goes on in Gather mode.
+    #[oai(path = "/voice/resume", method = "post")]
+    async fn resume(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> TwimlResponse {
+        let sid = match form.call_sid() {
+            Ok(sid) => sid,
+            Err(e) => return TwimlResponse::BadRequest(PlainText(e)),
+        };
+        state
+            .sessions
+            .begin(&sid, form.direction(Direction::Inbound), &form.details());
+        let text = "Sorry about that, I had a connection problem. How can I help you?";
+        state.sessions.record(&sid, Role::Assistant, text, None);
+        TwimlResponse::xml(&say_and_listen(&state.config, text))
     }
 
     /// One caller turn: the `action` of each `<Gather input="speech">`.

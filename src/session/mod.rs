@@ -87,6 +87,9 @@ pub struct Session {
     /// Highest status-callback `SequenceNumber` applied.
     #[serde(default)]
     pub last_sequence: Option<u32>,
+    /// The call runs in streaming mode (Media Streams).
+    #[serde(default)]
+    pub stream: bool,
     /// The agent's working memory between turns (e.g. a booking being confirmed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_memory: Option<serde_json::Value>,
@@ -111,6 +114,7 @@ impl Session {
             answered_by: None,
             silent_turns: 0,
             last_sequence: None,
+            stream: false,
             agent_memory: None,
             conversation_history: Vec::new(),
         }
@@ -234,13 +238,20 @@ impl SessionStore {
         from: &str,
         to: &str,
         initial_message: Option<String>,
+        stream: bool,
     ) {
         let mut session = Session::new(call_sid.clone(), Direction::Outbound, Utc::now());
+        session.stream = stream;
         session.status = CallStatus::Queued;
         session.from = Some(from.to_owned());
         session.to = Some(to.to_owned());
         session.initial_message = initial_message;
         self.live.insert(call_sid.clone(), session);
+    }
+
+    /// Whether the call was placed in streaming mode.
+    pub fn is_stream(&self, call_sid: &CallSid) -> bool {
+        self.live.get(call_sid).is_some_and(|s| s.stream)
     }
 
     /// The greeting asked for when this call was placed, if any.
@@ -452,7 +463,7 @@ mod tests {
     async fn out_of_order_callbacks_never_move_status_backwards() {
         let (store, _dir) = store();
         let sid = sid(1);
-        store.begin_outbound(&sid, "+15550000000", "+15551111111", None);
+        store.begin_outbound(&sid, "+15550000000", "+15551111111", None, false);
         let d = CallDetails::default();
         let dir = Direction::Outbound;
         assert_eq!(

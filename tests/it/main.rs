@@ -11,3 +11,4 @@ mod outbound;
 mod scheduling;
 mod security;
 mod sessions;
+mod stream;

@@ -8,6 +8,7 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags, param::Path, payload::Json};
 
 use crate::{
+    config::CallMode,
     state::AppState,
     twilio::{
         client::{NewCall, PhoneNumber, TwilioError},
@@ -195,9 +196,14 @@ impl CallsApi {
             .map(|n| PhoneNumber::parse(n).map_err(|e| format!("from_number: {e}")))
             .transpose()
             .map_err(CallError::invalid)?;
-        if body.mode == Some(Mode::Stream) {
+        let stream = match body.mode {
+            Some(Mode::Stream) => true,
+            Some(Mode::Gather) => false,
+            None => state.config.call_mode == CallMode::Stream,
+        };
+        if stream && state.config.deepgram.api_key.is_none() {
             return Err(CallError::invalid(
-                "mode: stream is not available in this build; use gather".into(),
+                "mode: stream needs DEEPGRAM_API_KEY on the server; use gather".into(),
             ));
         }
         let twilio = &state.twilio;
@@ -240,7 +246,7 @@ impl CallsApi {
             .map(str::to_owned);
         state
             .sessions
-            .begin_outbound(&sid, from.as_str(), to.as_str(), initial_message);
+            .begin_outbound(&sid, from.as_str(), to.as_str(), initial_message, stream);
         tracing::info!(call_sid = %sid, to = %mask_number(to.as_str()), "call placed");
         Ok(MakeCallResponse::Placed(Json(CallPlaced {
             call_sid: sid.to_string(),
