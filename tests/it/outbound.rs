@@ -479,3 +479,42 @@ async fn the_call_command_prints_the_sid_or_twilios_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_call_placed_in_stream_mode_joins_the_media_stream() {
+    let (plain, _twilio) = app_with_fake_twilio(&[]).await;
+    let (status, err) = make_call(
+        &plain,
+        json!({"to_number": "+14155550100", "mode": "stream"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        err["error"].as_str().unwrap().contains("DEEPGRAM_API_KEY"),
+        "{err}"
+    );
+
+    let (app, twilio) = app_with_fake_twilio(&[("DEEPGRAM_API_KEY", "dg-key")]).await;
+    let call = sid(950);
+    Mock::given(method("POST"))
+        .and(path(CALLS))
+        .respond_with(created(&call, "+14155550100"))
+        .mount(&twilio)
+        .await;
+    let (status, _) = make_call(&app, json!({"to_number": "+14155550100", "mode": "stream"})).await;
+    assert_eq!(status, 200);
+    let xml = app
+        .twiml(
+            "/voice/outbound",
+            &[("CallSid", call.as_str()), ("AnsweredBy", "human")],
+        )
+        .await;
+    assert!(
+        xml.contains("<Connect><Stream url=\"wss://frontdesk.example.com/twilio/stream\">"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<Parameter name="direction" value="outbound"/>"#),
+        "{xml}"
+    );
+}
