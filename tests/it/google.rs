@@ -1,8 +1,5 @@
 //! The Google Calendar backend against a local fake of Google's endpoints.
 
-use std::sync::Arc;
-
-use chrono::TimeZone;
 use serde_json::json;
 
 use crate::{
@@ -23,13 +20,7 @@ async fn app_with_google(google: &FakeGoogle, dir: &std::path::Path) -> TestApp 
             ("BUSINESS_TIMEZONE", "America/New_York"),
         ],
     );
-    // Sunday 2026-11-22, 10 AM in New York.
-    let clock: frontdesk::state::Clock = Arc::new(|| {
-        chrono::Utc
-            .with_ymd_and_hms(2026, 11, 22, 15, 0, 0)
-            .unwrap()
-    });
-    let state = frontdesk::startup::build_state(config, clock)
+    let state = frontdesk::startup::build_state(config, crate::helpers::sunday_morning())
         .await
         .unwrap();
     spawn_with_state(state, dir.to_path_buf()).await

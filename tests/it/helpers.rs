@@ -26,6 +26,16 @@ pub struct TestApp {
     _tmp: Option<Arc<tempfile::TempDir>>,
 }
 
+/// A fixed "now": Sunday 2026-11-22, 10 AM in New York (15:00 UTC).
+pub fn sunday_morning() -> frontdesk::state::Clock {
+    std::sync::Arc::new(|| {
+        use chrono::TimeZone;
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 22, 15, 0, 0)
+            .unwrap()
+    })
+}
+
 /// A call id made from a number.
 pub fn sid(n: u32) -> String {
     format!("CA{n:032x}")

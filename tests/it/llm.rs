@@ -1,11 +1,7 @@
 //! The LLM agent against a local fake OpenAI-compatible server.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use chrono::TimeZone;
 use serde_json::{Value, json};
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
@@ -31,13 +27,7 @@ async fn app_with_model(
     vars.extend_from_slice(extra);
     let config = config(dir, &vars);
     assert_eq!(config.agent, frontdesk::config::AgentKind::Llm);
-    // Sunday 2026-11-22, 10 AM in New York.
-    let clock: frontdesk::state::Clock = Arc::new(|| {
-        chrono::Utc
-            .with_ymd_and_hms(2026, 11, 22, 15, 0, 0)
-            .unwrap()
-    });
-    let state = frontdesk::startup::build_state(config, clock)
+    let state = frontdesk::startup::build_state(config, crate::helpers::sunday_morning())
         .await
         .unwrap();
     spawn_with_state(state, dir.to_path_buf()).await

@@ -3,22 +3,11 @@
 
 use std::{path::Path, sync::Arc};
 
-use chrono::TimeZone;
-
 use crate::helpers::{TestApp, config, sid, spawn_with_state, spoken};
-
-/// Sunday 2026-11-22, 10 AM in New York.
-fn clock() -> frontdesk::state::Clock {
-    Arc::new(|| {
-        chrono::Utc
-            .with_ymd_and_hms(2026, 11, 22, 15, 0, 0)
-            .unwrap()
-    })
-}
 
 async fn app_in(dir: &Path) -> TestApp {
     let config = config(dir, &[("BUSINESS_TIMEZONE", "America/New_York")]);
-    let state = frontdesk::startup::build_state(config, clock())
+    let state = frontdesk::startup::build_state(config, crate::helpers::sunday_morning())
         .await
         .unwrap();
     spawn_with_state(state, dir.to_path_buf()).await
