@@ -352,8 +352,15 @@ impl SessionStore {
             return Ok(StatusOutcome::Stale);
         };
         if !self.live.contains_key(call_sid)
-            && self.archive.load(call_sid.as_str()).await?.is_some()
+            && let Some(mut logged) = self.archive.load(call_sid.as_str()).await?
         {
+            // A call whose stream or session ended first still gets Twilio's
+            // final status and duration in the log.
+            if status.is_final() && !logged.status.is_final() {
+                logged.status = status;
+                logged.duration_seconds = update.duration_seconds.or(logged.duration_seconds);
+                self.archive.save(&logged).await?;
+            }
             return Ok(StatusOutcome::AlreadyEnded);
         }
         {

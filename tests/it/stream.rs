@@ -360,6 +360,21 @@ async fn the_bridge_moves_audio_settings_barge_in_tools_and_transcript() {
     assert_eq!(app.state.bridges.live(), 0);
     let (_, s) = app.get_json(&format!("/session/{call}")).await;
     assert_eq!(s["end_reason"], "stream-stopped");
+    // Twilio's final status callback still completes the log entry.
+    let resp = app
+        .webhook(
+            "/voice/status",
+            &[
+                ("CallSid", call.as_str()),
+                ("CallStatus", "completed"),
+                ("CallDuration", "48"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 204);
+    let (_, s) = app.get_json(&format!("/session/{call}")).await;
+    assert_eq!(s["status"], "completed");
+    assert_eq!(s["duration_seconds"], 48);
 }
 
 #[tokio::test]
