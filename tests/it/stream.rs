@@ -491,6 +491,26 @@ async fn an_agent_that_drops_mid_call_moves_the_call_to_gather_mode() {
 }
 
 #[tokio::test]
+async fn keep_alive_is_sent_when_no_audio_flows() {
+    let mut agent = FakeAgent::start(false).await;
+    let twilio = MockServer::start().await;
+    let app = app_with_agent(&agent, &twilio).await;
+    let _ws = twilio_connects(&app, &sid(6)).await;
+    agent.next_text().await; // Settings
+    // No media for longer than Deepgram's 8 seconds.
+    let keepalive = tokio::time::timeout(Duration::from_secs(14), async {
+        loop {
+            if let Some(Message::Text(t)) = agent.received.recv().await {
+                return serde_json::from_str::<Value>(&t).unwrap();
+            }
+        }
+    })
+    .await
+    .expect("a KeepAlive within 14 s");
+    assert_eq!(keepalive, json!({"type": "KeepAlive"}));
+}
+
+#[tokio::test]
 async fn fifty_calls_in_a_row_leave_no_bridges_or_sockets_behind() {
     let mut agent = FakeAgent::start(false).await;
     let twilio = MockServer::start().await;
