@@ -62,13 +62,25 @@ pub fn normalize(text: &str) -> String {
 
 /// Whether `phrase` occurs in `text` on word boundaries (both normalised).
 pub fn has_phrase(text: &str, phrase: &str) -> bool {
-    // Compare at each word start: cheaper than a substring search per
-    // phrase, and the agent checks many short phrases on short texts.
-    let starts = std::iter::once(0).chain(text.match_indices(' ').map(|(i, _)| i + 1));
-    starts.into_iter().any(|i| {
-        let rest = &text[i..];
-        rest.starts_with(phrase) && rest[phrase.len()..].chars().next().is_none_or(|c| c == ' ')
-    })
+    // Compare bytes at each word start: cheaper than a substring search per
+    // phrase, and the agent checks many short phrases on short texts. Word
+    // boundaries are ASCII spaces, so byte comparison is exact for UTF-8.
+    let (t, p) = (text.as_bytes(), phrase.as_bytes());
+    let Some(&first) = p.first() else {
+        return false;
+    };
+    let mut i = 0;
+    while t.len() - i >= p.len() {
+        let end = i + p.len();
+        if t[i] == first && &t[i..end] == p && t.get(end).is_none_or(|&b| b == b' ') {
+            return true;
+        }
+        match t[i..].iter().position(|&b| b == b' ') {
+            Some(k) => i += k + 1,
+            None => return false,
+        }
+    }
+    false
 }
 
 fn any(text: &str, phrases: &[&str]) -> bool {
@@ -1584,6 +1596,19 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(classify(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn phrases_match_whole_words_only() {
+        assert!(has_phrase("thanks that's all", "that's all"));
+        assert!(has_phrase("bye", "bye"));
+        assert!(has_phrase("ok bye now", "bye"));
+        assert!(!has_phrase("goodbye", "bye"));
+        assert!(!has_phrase("byes", "bye"));
+        assert!(!has_phrase("a bypass", "by"));
+        assert!(!has_phrase("", "bye"));
+        assert!(!has_phrase("bye", ""));
+        assert!(has_phrase("café au lait", "au lait"));
     }
 
     #[test]
