@@ -297,6 +297,9 @@ where
                 }
             }
             _ = keepalive.tick() => {
+                // A streaming call sends no webhooks: keep its session from
+                // being taken for idle.
+                state.sessions.touch(call_sid);
                 if last_audio.elapsed() >= KEEPALIVE
                     && agent.send(agent_text(&AgentOut::KeepAlive)).await.is_err()
                 {

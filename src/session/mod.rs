@@ -276,6 +276,13 @@ impl SessionStore {
         }
     }
 
+    /// Marks the call as active (a streaming call has no webhooks to do it).
+    pub fn touch(&self, call_sid: &CallSid) {
+        if let Some(mut s) = self.live.get_mut(call_sid) {
+            s.last_activity_at = Utc::now();
+        }
+    }
+
     /// Counts a silent turn and returns how many there have been in a row.
     pub fn note_silence(&self, call_sid: &CallSid) -> u32 {
         match self.live.get_mut(call_sid) {
