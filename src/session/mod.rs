@@ -327,9 +327,9 @@ impl SessionStore {
         }
     }
 
-    /// Snapshots of every live session.
-    pub fn live_sessions(&self) -> Vec<Session> {
-        self.live.iter().map(|s| s.value().clone()).collect()
+    /// `f` of every live session, without copying transcripts.
+    pub fn map_live<T>(&self, f: impl Fn(&Session) -> T) -> Vec<T> {
+        self.live.iter().map(|s| f(s.value())).collect()
     }
 
     /// A live or ended call.

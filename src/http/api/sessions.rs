@@ -193,7 +193,10 @@ impl SessionsApi {
         /// How many ended calls at most (default 100, at most 1000).
         limit: Query<Option<u32>>,
     ) -> Result<Json<SessionList>, ApiError> {
-        let live = state.sessions.live_sessions();
+        let live = state
+            .sessions
+            .map_live(|s| (s.call_sid.to_string(), SessionSummary::from(s)));
+        let active_sessions = live.len() as u64;
         let mut sessions: BTreeMap<String, SessionSummary> = BTreeMap::new();
         if include_ended.0.unwrap_or(false) {
             let limit = limit.0.unwrap_or(100).min(1000);
@@ -205,11 +208,9 @@ impl SessionsApi {
                 sessions.insert(s.call_sid.to_string(), s.into());
             }
         }
-        for s in &live {
-            sessions.insert(s.call_sid.to_string(), s.into());
-        }
+        sessions.extend(live);
         Ok(Json(SessionList {
-            active_sessions: live.len() as u64,
+            active_sessions,
             sessions,
         }))
     }
