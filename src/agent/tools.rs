@@ -14,9 +14,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Value, json};
 
 use super::speech;
-use crate::calendar::{
-    Appointment, CalendarError, Details, Outcome, Refusal, ScheduleError, Scheduler, digits,
-};
+use crate::calendar::{Appointment, CalendarError, Details, Outcome, Refusal, Scheduler, digits};
 
 /// The names of the tools, as the LLM sees them.
 pub const TOOL_NAMES: [&str; 6] = [
@@ -354,8 +352,7 @@ impl Tools {
                 refusal,
                 alternatives,
             }) => ToolResult::of(self.refusal(start, &refusal, &alternatives)),
-            Err(ScheduleError::Calendar(e)) => unavailable(&e),
-            Err(e) => ToolResult::error(e.to_string()),
+            Err(e) => unavailable(&e),
         }
     }
 
@@ -435,11 +432,8 @@ impl Tools {
                 refusal,
                 alternatives,
             }) => ToolResult::of(self.refusal(new_start, &refusal, &alternatives)),
-            Err(ScheduleError::Calendar(CalendarError::NotFound)) => {
-                ToolResult::error("that appointment no longer exists")
-            }
-            Err(ScheduleError::Calendar(e)) => unavailable(&e),
-            Err(e) => ToolResult::error(e.to_string()),
+            Err(CalendarError::NotFound) => ToolResult::error("that appointment no longer exists"),
+            Err(e) => unavailable(&e),
         }
     }
 

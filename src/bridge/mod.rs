@@ -122,10 +122,11 @@ where
         let _ = twilio.close().await;
         return;
     };
-    let direction = match start.custom_parameters.get("direction").map(String::as_str) {
-        Some("outbound") => Direction::Outbound,
-        _ => Direction::Inbound,
-    };
+    let direction = start
+        .custom_parameters
+        .get("direction")
+        .and_then(|d| Direction::parse(d))
+        .unwrap_or(Direction::Inbound);
     state
         .sessions
         .begin(&call_sid, direction, &CallDetails::default());
@@ -158,13 +159,10 @@ type AgentSocket =
 /// The `Settings` for this call.
 fn settings(state: &AppState, call_sid: &CallSid) -> AgentSettings {
     let c = &state.config;
-    let snapshot = state.sessions.snapshot(call_sid);
-    let caller = snapshot.as_ref().and_then(|s| match s.direction {
-        Direction::Inbound => s.from.clone(),
-        Direction::Outbound => s.to.clone(),
-    });
-    let greeting = snapshot
-        .and_then(|s| s.initial_message)
+    let caller = state.sessions.caller(call_sid);
+    let greeting = state
+        .sessions
+        .initial_message(call_sid)
         .unwrap_or_else(|| c.voice.greeting.clone());
     AgentSettings {
         prompt: business_prompt(&c.business, caller.as_deref(), (state.clock)()),
@@ -350,9 +348,8 @@ where
             state.sessions.record(call_sid, role, &content, None);
         }
         AgentIn::FunctionCallRequest { functions } => {
-            let caller = state.sessions.turn_input(call_sid, 0).caller;
             let ctx = ToolContext {
-                caller,
+                caller: state.sessions.caller(call_sid),
                 now: (state.clock)(),
             };
             for f in functions.into_iter().filter(|f| f.client_side) {

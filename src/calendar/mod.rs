@@ -166,17 +166,6 @@ pub enum Outcome {
     },
 }
 
-/// Errors of the scheduling rules.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ScheduleError {
-    /// The backend failed.
-    #[error(transparent)]
-    Calendar(#[from] CalendarError),
-    /// The appointment belongs to another caller.
-    #[error("that appointment was booked from another number")]
-    NotYours,
-}
-
 /// The business rules over a [`Calendar`].
 #[derive(Clone)]
 pub struct Scheduler {
@@ -372,7 +361,7 @@ impl Scheduler {
         minutes: Option<u32>,
         details: Details,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, ScheduleError> {
+    ) -> Result<Outcome, CalendarError> {
         let minutes = minutes.unwrap_or(self.default_minutes);
         let (s, e) = match self.rule_check(start, minutes, now) {
             Ok(v) => v,
@@ -389,7 +378,7 @@ impl Scheduler {
         match self.calendar.book_if_free(new).await {
             Ok(a) => Ok(Outcome::Done(a)),
             Err(CalendarError::Conflict) => self.refuse(Refusal::Taken, start, minutes, now).await,
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 
@@ -399,7 +388,7 @@ impl Scheduler {
         id: &str,
         new_start: NaiveDateTime,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, ScheduleError> {
+    ) -> Result<Outcome, CalendarError> {
         let current = self
             .calendar
             .get(id)
@@ -416,7 +405,7 @@ impl Scheduler {
             Err(CalendarError::Conflict) => {
                 self.refuse(Refusal::Taken, new_start, minutes, now).await
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 
@@ -426,7 +415,7 @@ impl Scheduler {
         wanted: NaiveDateTime,
         minutes: u32,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, ScheduleError> {
+    ) -> Result<Outcome, CalendarError> {
         let alternatives = self.nearest_free(wanted, minutes, now).await?;
         Ok(Outcome::Refused {
             refusal,

@@ -80,11 +80,10 @@ impl VoiceForm {
     }
 
     fn direction(&self, default: Direction) -> Direction {
-        match self.direction.as_deref() {
-            Some("inbound") => Direction::Inbound,
-            Some(d) if d.starts_with("outbound") => Direction::Outbound,
-            _ => default,
-        }
+        self.direction
+            .as_deref()
+            .and_then(Direction::parse)
+            .unwrap_or(default)
     }
 }
 
@@ -157,13 +156,7 @@ pub fn connect_stream(config: &Config, sid: &CallSid, direction: Direction) -> t
         url: config.public_url.websocket("/twilio/stream"),
         parameters: vec![
             parameter("call_sid", sid.as_str()),
-            parameter(
-                "direction",
-                match direction {
-                    Direction::Inbound => "inbound",
-                    Direction::Outbound => "outbound",
-                },
-            ),
+            parameter("direction", direction.as_str()),
         ],
     })
 }

@@ -120,6 +120,14 @@ impl Session {
         }
     }
 
+    /// The other party's number: `From` on inbound calls, `To` on outbound.
+    pub fn caller(&self) -> Option<&str> {
+        match self.direction {
+            Direction::Inbound => self.from.as_deref(),
+            Direction::Outbound => self.to.as_deref(),
+        }
+    }
+
     fn absorb(&mut self, details: &CallDetails) {
         if details.from.is_some() {
             self.from.clone_from(&details.from);
@@ -249,6 +257,11 @@ impl SessionStore {
         self.live.insert(call_sid.clone(), session);
     }
 
+    /// The other party's number of a live call.
+    pub fn caller(&self, call_sid: &CallSid) -> Option<String> {
+        self.live.get(call_sid)?.caller().map(str::to_owned)
+    }
+
     /// Whether the call was placed in streaming mode.
     pub fn is_stream(&self, call_sid: &CallSid) -> bool {
         self.live.get(call_sid).is_some_and(|s| s.stream)
@@ -312,10 +325,7 @@ impl SessionStore {
                     h[h.len().saturating_sub(window)..].to_vec()
                 },
                 memory: s.agent_memory.clone(),
-                caller: match s.direction {
-                    Direction::Inbound => s.from.clone(),
-                    Direction::Outbound => s.to.clone(),
-                },
+                caller: s.caller().map(str::to_owned),
             })
             .unwrap_or_default()
     }

@@ -125,6 +125,26 @@ pub enum Direction {
     Outbound,
 }
 
+impl Direction {
+    /// `inbound` or `outbound`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inbound => "inbound",
+            Self::Outbound => "outbound",
+        }
+    }
+
+    /// Twilio's `Direction` (`inbound`, `outbound-api`, `outbound-dial`) or
+    /// our own spelling; `None` when it is neither.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "inbound" => Some(Self::Inbound),
+            d if d.starts_with("outbound") => Some(Self::Outbound),
+            _ => None,
+        }
+    }
+}
+
 /// What every voice webhook carries, validated.
 #[derive(Debug, Clone, Default)]
 pub struct CallDetails {

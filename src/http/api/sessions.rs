@@ -94,13 +94,6 @@ pub struct SessionDetail {
     pub conversation_history: Vec<TurnView>,
 }
 
-fn direction(s: &Session) -> String {
-    serde_json::to_value(s.direction)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 fn role(r: Role) -> &'static str {
     match r {
         Role::User => "user",
@@ -114,7 +107,7 @@ impl From<&Session> for SessionSummary {
         Self {
             to: s.to.clone(),
             from: s.from.clone(),
-            direction: direction(s),
+            direction: s.direction.as_str().to_owned(),
             status: s.status.as_str().to_owned(),
             started_at: s.started_at,
             ended_at: s.ended_at,
@@ -127,7 +120,7 @@ impl From<Session> for SessionDetail {
     fn from(s: Session) -> Self {
         Self {
             call_sid: s.call_sid.to_string(),
-            direction: direction(&s),
+            direction: s.direction.as_str().to_owned(),
             status: s.status.as_str().to_owned(),
             conversation_history: s
                 .conversation_history
