@@ -1027,7 +1027,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        calendar::{Calendar, NewAppointment, Scheduler, local::LocalCalendar},
+        calendar::{Calendar, Scheduler, local::LocalCalendar},
         twilio::webhook::CallSid,
     };
 
@@ -1138,14 +1138,15 @@ mod tests {
             let s = &self.agent.tools.scheduler;
             let start = s.to_utc(start).unwrap();
             self.calendar
-                .book_if_free(NewAppointment {
+                .book_if_free(
                     start,
-                    end: start + Duration::minutes(30),
-                    name: name.into(),
-                    phone: Some(phone.into()),
-                    email: None,
-                    reason: None,
-                })
+                    start + Duration::minutes(30),
+                    Details {
+                        name: name.into(),
+                        phone: Some(phone.into()),
+                        ..Details::default()
+                    },
+                )
                 .await
                 .unwrap();
         }

@@ -32,7 +32,7 @@ use google_calendar3::{
     hyper_rustls, hyper_util, yup_oauth2,
 };
 
-use super::{Appointment, Busy, Calendar, CalendarError, NewAppointment};
+use super::{Appointment, Busy, Calendar, CalendarError, Details};
 
 type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
 
@@ -309,50 +309,55 @@ impl Calendar for GoogleCalendar {
             .collect())
     }
 
-    async fn book_if_free(&self, new: NewAppointment) -> Result<Appointment, CalendarError> {
+    async fn book_if_free(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        who: Details,
+    ) -> Result<Appointment, CalendarError> {
         let _guard = self.write_lock.lock().await;
-        if !self.overlapping(new.start, new.end, None).await?.is_empty() {
+        if !self.overlapping(start, end, None).await?.is_empty() {
             return Err(CalendarError::Conflict);
         }
-        let mut props = HashMap::from([(PROP_NAME.to_owned(), new.name.clone())]);
+        let mut props = HashMap::from([(PROP_NAME.to_owned(), who.name.clone())]);
         for (k, v) in [
-            (PROP_PHONE, &new.phone),
-            (PROP_EMAIL, &new.email),
-            (PROP_REASON, &new.reason),
+            (PROP_PHONE, &who.phone),
+            (PROP_EMAIL, &who.email),
+            (PROP_REASON, &who.reason),
         ] {
             if let Some(v) = v {
                 props.insert(k.to_owned(), v.clone());
             }
         }
-        let mut description = format!("Booked by phone through frontdesk.\nName: {}", new.name);
+        let mut description = format!("Booked by phone through frontdesk.\nName: {}", who.name);
         for (label, v) in [
-            ("Phone", &new.phone),
-            ("Email", &new.email),
-            ("Reason", &new.reason),
+            ("Phone", &who.phone),
+            ("Email", &who.email),
+            ("Reason", &who.reason),
         ] {
             if let Some(v) = v {
                 description.push_str(&format!("\n{label}: {v}"));
             }
         }
-        let attendees = new
+        let attendees = who
             .email
             .as_ref()
             .filter(|_| self.invite_attendees)
             .map(|email| {
                 vec![EventAttendee {
                     email: Some(email.clone()),
-                    display_name: Some(new.name.clone()),
+                    display_name: Some(who.name.clone()),
                     ..Default::default()
                 }]
             });
         let event = Event {
-            summary: Some(match &new.reason {
-                Some(r) => format!("{} ({r})", new.name),
-                None => format!("Appointment: {}", new.name),
+            summary: Some(match &who.reason {
+                Some(r) => format!("{} ({r})", who.name),
+                None => format!("Appointment: {}", who.name),
             }),
             description: Some(description),
-            start: Some(self.when(new.start)),
-            end: Some(self.when(new.end)),
+            start: Some(self.when(start)),
+            end: Some(self.when(end)),
             attendees,
             extended_properties: Some(EventExtendedProperties {
                 private: Some(props),
@@ -376,7 +381,7 @@ impl Calendar for GoogleCalendar {
             .ok_or_else(|| unavailable("the new event has no id"))?;
         // Another writer (another server, a person in the calendar UI) may
         // have added an overlapping event meanwhile: the earlier one wins.
-        let others = self.overlapping(new.start, new.end, Some(&id)).await?;
+        let others = self.overlapping(start, end, Some(&id)).await?;
         let ours = created.created.unwrap_or_else(Utc::now);
         if others.iter().any(|o| o.created.is_none_or(|c| c <= ours)) {
             let _ = timed(

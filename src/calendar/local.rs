@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Appointment, Busy, Calendar, CalendarError, NewAppointment};
+use super::{Appointment, Busy, Calendar, CalendarError, Details};
 
 /// The built-in calendar.
 #[derive(Clone)]
@@ -147,12 +147,17 @@ impl Calendar for LocalCalendar {
         .await
     }
 
-    async fn book_if_free(&self, new: NewAppointment) -> Result<Appointment, CalendarError> {
+    async fn book_if_free(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        who: Details,
+    ) -> Result<Appointment, CalendarError> {
         self.with_conn(move |c| {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db_err)?;
-            let (s, e) = (new.start.timestamp(), new.end.timestamp());
+            let (s, e) = (start.timestamp(), end.timestamp());
             if overlaps(&tx, s, e, None).map_err(db_err)? {
                 return Err(CalendarError::Conflict);
             }
@@ -160,18 +165,18 @@ impl Calendar for LocalCalendar {
             tx.execute(
                 "INSERT INTO appointments (id, start_utc, end_utc, name, phone, email, reason, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![id, s, e, new.name, new.phone, new.email, new.reason, Utc::now().to_rfc3339()],
+                params![id, s, e, who.name, who.phone, who.email, who.reason, Utc::now().to_rfc3339()],
             )
             .map_err(db_err)?;
             tx.commit().map_err(db_err)?;
             Ok(Appointment {
                 id,
-                start: new.start,
-                end: new.end,
-                name: new.name,
-                phone: new.phone,
-                email: new.email,
-                reason: new.reason,
+                start,
+                end,
+                name: who.name,
+                phone: who.phone,
+                email: who.email,
+                reason: who.reason,
             })
         })
         .await
@@ -282,14 +287,16 @@ mod tests {
 
     use super::*;
 
-    fn new(start_h: u32, end_h: u32, name: &str) -> NewAppointment {
-        NewAppointment {
-            start: Utc.with_ymd_and_hms(2030, 1, 7, start_h, 0, 0).unwrap(),
-            end: Utc.with_ymd_and_hms(2030, 1, 7, end_h, 0, 0).unwrap(),
+    /// Monday 2030-01-07 at `h`:`m` UTC.
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2030, 1, 7, h, m, 0).unwrap()
+    }
+
+    fn who(name: &str) -> Details {
+        Details {
             name: name.into(),
             phone: Some("+14155550100".into()),
-            email: None,
-            reason: None,
+            ..Details::default()
         }
     }
 
@@ -300,9 +307,10 @@ mod tests {
         let tasks: Vec<_> = (0..20)
             .map(|i| {
                 let cal = cal.clone();
-                tokio::spawn(
-                    async move { cal.book_if_free(new(10, 11, &format!("caller {i}"))).await },
-                )
+                tokio::spawn(async move {
+                    cal.book_if_free(at(10, 0), at(11, 0), who(&format!("caller {i}")))
+                        .await
+                })
             })
             .collect();
         let mut ok = 0;
@@ -314,10 +322,7 @@ mod tests {
             }
         }
         assert_eq!(ok, 1);
-        let all = cal
-            .list(new(0, 1, "").start, new(23, 23, "").start)
-            .await
-            .unwrap();
+        let all = cal.list(at(0, 0), at(23, 0)).await.unwrap();
         assert_eq!(all.len(), 1);
     }
 
@@ -328,8 +333,8 @@ mod tests {
         let a = LocalCalendar::open(dir.path()).unwrap();
         let b = LocalCalendar::open(dir.path()).unwrap();
         let (ra, rb) = tokio::join!(
-            a.book_if_free(new(12, 13, "a")),
-            b.book_if_free(new(12, 13, "b"))
+            a.book_if_free(at(12, 0), at(13, 0), who("a")),
+            b.book_if_free(at(12, 0), at(13, 0), who("b"))
         );
         assert_eq!(usize::from(ra.is_ok()) + usize::from(rb.is_ok()), 1);
     }
@@ -339,25 +344,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let id = {
             let cal = LocalCalendar::open(dir.path()).unwrap();
-            cal.book_if_free(new(9, 10, "Ada")).await.unwrap().id
+            cal.book_if_free(at(9, 0), at(10, 0), who("Ada"))
+                .await
+                .unwrap()
+                .id
         };
         let cal = LocalCalendar::open(dir.path()).unwrap();
         let a = cal.get(&id).await.unwrap().unwrap();
         assert_eq!(a.name, "Ada");
-        cal.book_if_free(new(11, 12, "Bob")).await.unwrap();
-        let clash = cal
-            .move_if_free(&id, new(11, 12, "").start, new(11, 12, "").end)
-            .await;
-        assert!(matches!(clash, Err(CalendarError::Conflict)));
-        // Moving onto its own old time overlapping itself is fine.
-        let moved = cal
-            .move_if_free(
-                &id,
-                new(9, 10, "").start + chrono::Duration::minutes(30),
-                new(10, 11, "").start,
-            )
+        cal.book_if_free(at(11, 0), at(12, 0), who("Bob"))
             .await
             .unwrap();
+        let clash = cal.move_if_free(&id, at(11, 0), at(12, 0)).await;
+        assert!(matches!(clash, Err(CalendarError::Conflict)));
+        // Moving onto its own old time overlapping itself is fine.
+        let moved = cal.move_if_free(&id, at(9, 30), at(10, 30)).await.unwrap();
         assert_eq!(moved.start.format("%H:%M").to_string(), "09:30");
         cal.cancel(&id).await.unwrap();
         assert!(cal.get(&id).await.unwrap().is_none());
@@ -366,6 +367,8 @@ mod tests {
             Err(CalendarError::NotFound)
         ));
         // The freed slot can be booked again.
-        cal.book_if_free(new(9, 10, "Cy")).await.unwrap();
+        cal.book_if_free(at(9, 0), at(10, 0), who("Cy"))
+            .await
+            .unwrap();
     }
 }

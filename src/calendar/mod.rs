@@ -43,23 +43,6 @@ pub struct Appointment {
     pub reason: Option<String>,
 }
 
-/// An appointment to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewAppointment {
-    /// Start.
-    pub start: DateTime<Utc>,
-    /// End.
-    pub end: DateTime<Utc>,
-    /// Who it is for.
-    pub name: String,
-    /// Phone.
-    pub phone: Option<String>,
-    /// Email.
-    pub email: Option<String>,
-    /// Reason.
-    pub reason: Option<String>,
-}
-
 /// A busy interval `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Busy {
@@ -93,8 +76,13 @@ pub trait Calendar: Send + Sync {
         to: DateTime<Utc>,
     ) -> Result<Vec<Busy>, CalendarError>;
 
-    /// Books the appointment if nothing overlaps it, atomically.
-    async fn book_if_free(&self, new: NewAppointment) -> Result<Appointment, CalendarError>;
+    /// Books `[start, end)` for `who` if nothing overlaps it, atomically.
+    async fn book_if_free(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        who: Details,
+    ) -> Result<Appointment, CalendarError>;
 
     /// Moves an appointment if nothing else overlaps the new time, atomically.
     async fn move_if_free(
@@ -367,15 +355,7 @@ impl Scheduler {
             Ok(v) => v,
             Err(refusal) => return self.refuse(refusal, start, minutes, now).await,
         };
-        let new = NewAppointment {
-            start: s,
-            end: e,
-            name: details.name,
-            phone: details.phone,
-            email: details.email,
-            reason: details.reason,
-        };
-        match self.calendar.book_if_free(new).await {
+        match self.calendar.book_if_free(s, e, details).await {
             Ok(a) => Ok(Outcome::Done(a)),
             Err(CalendarError::Conflict) => self.refuse(Refusal::Taken, start, minutes, now).await,
             Err(e) => Err(e),
