@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Agent, AgentError, CallContext, Reply, speech,
-    tools::{Target, ToolContext, Tools},
+    tools::{ToolContext, Tools},
     when::{self, Period, When},
 };
 use crate::{
-    calendar::{Appointment, Details, Outcome},
+    calendar::{Appointment, CalendarError, Details, Outcome},
     session::{Role, Turn},
 };
 
@@ -674,8 +674,17 @@ impl RulesAgent {
         )
     }
 
-    async fn step_book(&self, ctx: &ToolContext, mem: &mut Memory) -> String {
-        mem.awaiting = None;
+    /// The free start time the caller asked for, or what to say instead:
+    /// `question` when no day or time is known yet, the free times of a day
+    /// given without a time, or the nearest free times when the time cannot
+    /// be had (`current`, an appointment being moved, is not offered).
+    async fn wanted_start(
+        &self,
+        question: String,
+        current: Option<NaiveDateTime>,
+        ctx: &ToolContext,
+        mem: &mut Memory,
+    ) -> Result<NaiveDateTime, String> {
         let date = match (mem.date, mem.time) {
             (Some(d), _) => d,
             (None, Some(time)) => {
@@ -683,46 +692,50 @@ impl RulesAgent {
                 mem.date = Some(d);
                 d
             }
-            (None, None) => {
-                return "Sure, I can book that. What day and time would you like?".into();
-            }
+            (None, None) => return Err(question),
         };
         let Some(time) = mem.time else {
-            return self.offer_day(date, ctx, mem).await;
+            return Err(self.offer_day(date, ctx, mem).await);
         };
         let start = date.and_time(time);
         match self.tools.scheduler.check(start, None, ctx.now).await {
-            Err(_) => CALENDAR_DOWN.into(),
+            Err(_) => Err(CALENDAR_DOWN.into()),
+            Ok(Ok(())) => Ok(start),
             Ok(Err((refusal, alternatives))) => {
-                mem.time = None;
-                mem.offered.clone_from(&alternatives);
-                if alternatives.is_empty() {
-                    return format!(
-                        "I'm sorry, {} is not possible: {}. What other day would work?",
-                        Self::spoken(start),
-                        refusal.explain()
-                    );
-                }
-                format!(
-                    "I'm sorry, {}: {}. I could do {} instead. Would one of those work?",
-                    Self::spoken(start),
+                let alternatives = alternatives
+                    .into_iter()
+                    .filter(|t| Some(*t) != current)
+                    .collect();
+                Err(offer_instead(
+                    mem,
+                    start,
                     refusal.explain(),
-                    list_alternatives(&alternatives, Some(date))
+                    alternatives,
+                    false,
+                ))
+            }
+        }
+    }
+
+    async fn step_book(&self, ctx: &ToolContext, mem: &mut Memory) -> String {
+        mem.awaiting = None;
+        let question = "Sure, I can book that. What day and time would you like?".to_owned();
+        let start = match self.wanted_start(question, None, ctx, mem).await {
+            Ok(start) => start,
+            Err(say) => return say,
+        };
+        match &mem.name {
+            None => {
+                mem.awaiting = Some(Awaiting::Name);
+                format!(
+                    "{} is free. May I have your name, please?",
+                    Self::spoken(start)
                 )
             }
-            Ok(Ok(())) => match &mem.name {
-                None => {
-                    mem.awaiting = Some(Awaiting::Name);
-                    format!(
-                        "{} is free. May I have your name, please?",
-                        Self::spoken(start)
-                    )
-                }
-                Some(name) => {
-                    mem.awaiting = Some(Awaiting::Confirm);
-                    format!("{} for {name}. Shall I book it?", Self::spoken(start))
-                }
-            },
+            Some(name) => {
+                mem.awaiting = Some(Awaiting::Confirm);
+                format!("{} for {name}. Shall I book it?", Self::spoken(start))
+            }
         }
     }
 
@@ -810,45 +823,20 @@ impl RulesAgent {
                 Self::spoken(current)
             );
         }
-        let date = match (mem.date, mem.time) {
-            (Some(d), _) => d,
-            (None, Some(time)) => {
-                let d = self.day_for(time, ctx.now);
-                mem.date = Some(d);
-                d
-            }
-            (None, None) => {
-                return format!(
-                    "Your appointment is on {}. When would you like to move it to?",
-                    Self::spoken(current)
-                );
-            }
+        let question = format!(
+            "Your appointment is on {}. When would you like to move it to?",
+            Self::spoken(current)
+        );
+        let start = match self.wanted_start(question, Some(current), ctx, mem).await {
+            Ok(start) => start,
+            Err(say) => return say,
         };
-        let Some(time) = mem.time else {
-            return self.offer_day(date, ctx, mem).await;
-        };
-        let start = date.and_time(time);
-        match self.tools.scheduler.check(start, None, ctx.now).await {
-            Err(_) => CALENDAR_DOWN.into(),
-            Ok(Err((refusal, alternatives))) => {
-                mem.time = None;
-                mem.offered = alternatives.into_iter().filter(|t| *t != current).collect();
-                format!(
-                    "I'm sorry, {}: {}. I could do {} instead. Would one of those work?",
-                    Self::spoken(start),
-                    refusal.explain(),
-                    list_alternatives(&mem.offered, Some(date))
-                )
-            }
-            Ok(Ok(())) => {
-                mem.awaiting = Some(Awaiting::Confirm);
-                format!(
-                    "Move your appointment from {} to {}. Shall I do that?",
-                    Self::spoken(current),
-                    Self::spoken(start)
-                )
-            }
-        }
+        mem.awaiting = Some(Awaiting::Confirm);
+        format!(
+            "Move your appointment from {} to {}. Shall I do that?",
+            Self::spoken(current),
+            Self::spoken(start)
+        )
     }
 
     /// Does what the caller just confirmed.
@@ -887,55 +875,44 @@ impl RulesAgent {
                     Ok(Outcome::Refused {
                         refusal,
                         alternatives,
-                    }) => {
-                        mem.awaiting = None;
-                        mem.time = None;
-                        mem.offered.clone_from(&alternatives);
-                        format!(
-                            "I'm sorry, {} was just taken: {}. I could do {} instead.",
-                            Self::spoken(start),
-                            refusal.explain(),
-                            list_alternatives(&alternatives, Some(start.date()))
-                        )
-                    }
+                    }) => offer_instead(mem, start, refusal.explain(), alternatives, true),
                     Err(_) => CALENDAR_DOWN.into(),
                 }
             }
             (Some(Flow::Reschedule), Some(start), Some((id, _))) => {
-                let r = self.tools.reschedule(Target::Id(id), start, ctx).await;
-                if r.value["ok"] == true {
-                    done(mem);
-                    format!(
-                        "Done. Your appointment is now on {}. Anything else?",
-                        Self::spoken(start)
-                    )
-                } else if let Some(alts) = r.value["alternatives"].as_array() {
-                    mem.awaiting = None;
-                    mem.time = None;
-                    mem.offered = alts
-                        .iter()
-                        .filter_map(|a| a.as_str().and_then(super::tools::parse_local))
-                        .collect();
-                    format!(
-                        "I'm sorry, {} was just taken. I could do {} instead.",
-                        Self::spoken(start),
-                        list_alternatives(&mem.offered, Some(start.date()))
-                    )
-                } else {
-                    done(mem);
-                    CALENDAR_DOWN.into()
+                match self.tools.scheduler.reschedule(&id, start, ctx.now).await {
+                    Ok(Outcome::Done(_)) => {
+                        done(mem);
+                        format!(
+                            "Done. Your appointment is now on {}. Anything else?",
+                            Self::spoken(start)
+                        )
+                    }
+                    Ok(Outcome::Refused {
+                        refusal,
+                        alternatives,
+                    }) => offer_instead(mem, start, refusal.explain(), alternatives, true),
+                    Err(CalendarError::NotFound) => {
+                        done(mem);
+                        GONE.into()
+                    }
+                    Err(_) => CALENDAR_DOWN.into(),
                 }
             }
             (Some(Flow::Cancel), _, Some((id, current))) => {
-                let r = self.tools.cancel(Target::Id(id), ctx).await;
-                done(mem);
-                if r.value["cancelled"] == true {
-                    format!(
-                        "Your appointment on {} is cancelled. Is there anything else?",
-                        Self::spoken(current)
-                    )
-                } else {
-                    "I'm sorry, I couldn't cancel that appointment; it may have been cancelled already.".into()
+                match self.tools.scheduler.calendar().cancel(&id).await {
+                    Ok(_) => {
+                        done(mem);
+                        format!(
+                            "Your appointment on {} is cancelled. Is there anything else?",
+                            Self::spoken(current)
+                        )
+                    }
+                    Err(CalendarError::NotFound) => {
+                        done(mem);
+                        GONE.into()
+                    }
+                    Err(_) => CALENDAR_DOWN.into(),
                 }
             }
             _ => {
@@ -982,6 +959,39 @@ fn spread(times: &[NaiveDateTime], n: usize) -> Vec<NaiveDateTime> {
     (0..n)
         .map(|i| times[i * (times.len() - 1) / (n - 1)])
         .collect()
+}
+
+const GONE: &str =
+    "I'm sorry, I can't find that appointment any more; it may have been cancelled already.";
+
+/// Says why `start` cannot be had and offers `alternatives` (remembered
+/// for "the first one"), or asks for another day when there are none.
+/// `raced`: the time was free when offered and someone took it since.
+fn offer_instead(
+    mem: &mut Memory,
+    start: NaiveDateTime,
+    why: &str,
+    alternatives: Vec<NaiveDateTime>,
+    raced: bool,
+) -> String {
+    mem.awaiting = None;
+    mem.time = None;
+    let spoken = RulesAgent::spoken(start);
+    let spoken = if raced {
+        format!("{spoken} was just taken")
+    } else {
+        spoken
+    };
+    let text = if alternatives.is_empty() {
+        format!("I'm sorry, {spoken} is not possible: {why}. What other day would work?")
+    } else {
+        format!(
+            "I'm sorry, {spoken}: {why}. I could do {} instead. Would one of those work?",
+            list_alternatives(&alternatives, Some(start.date()))
+        )
+    };
+    mem.offered = alternatives;
+    text
 }
 
 const CALENDAR_DOWN: &str =
