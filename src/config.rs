@@ -518,7 +518,7 @@ impl Config {
             idle_timeout: Duration::from_secs(r.number(
                 "SESSION_IDLE_TIMEOUT_SECONDS",
                 900u64,
-                10,
+                1,
                 86_400,
             )),
         };

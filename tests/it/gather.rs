@@ -88,6 +88,7 @@ async fn outbound_call_runs_several_turns_then_goodbye_then_completed() {
     let (_, list) = app.get_json("/sessions").await;
     assert_eq!(list["active_sessions"], 0);
     assert!(list["sessions"].as_object().unwrap().is_empty());
+    assert!(app.state.turns.is_empty(), "nothing kept for an ended call");
     let (status, ended) = app.get_json(&format!("/sessions/{call}")).await;
     assert_eq!(status, 200);
     assert_eq!(ended["status"], "completed");

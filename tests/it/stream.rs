@@ -184,6 +184,25 @@ async fn twilio_next(ws: &mut Client) -> Value {
     }
 }
 
+/// Twilio's form for moving a live call to Gather mode, and for hanging up.
+const RESUME: &str = "Url=https%3A%2F%2Ffrontdesk.example.com%2Fvoice%2Fresume";
+const HANG_UP: &str = "Status=completed";
+
+/// Expects exactly one update of the live call whose form contains `form`.
+async fn expect_call_update(twilio: &MockServer, call: &str, form: &str, status: &str) {
+    Mock::given(method("POST"))
+        .and(path(
+            format!("/2010-04-01/Accounts/{ACCOUNT}/Calls/{call}.json").as_str(),
+        ))
+        .and(body_string_contains(form))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"sid": call, "status": status})),
+        )
+        .expect(1)
+        .mount(twilio)
+        .await;
+}
+
 async fn app_with_agent(agent: &FakeAgent, twilio: &MockServer) -> TestApp {
     let uri = twilio.uri();
     spawn_app(&[
@@ -382,17 +401,7 @@ async fn end_call_hangs_up_through_twilio_once_the_goodbye_has_played() {
     let mut agent = FakeAgent::start(false).await;
     let twilio = MockServer::start().await;
     let call = sid(3);
-    Mock::given(method("POST"))
-        .and(path(
-            format!("/2010-04-01/Accounts/{ACCOUNT}/Calls/{call}.json").as_str(),
-        ))
-        .and(body_string_contains("Status=completed"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"sid": call, "status": "completed"})),
-        )
-        .expect(1)
-        .mount(&twilio)
-        .await;
+    expect_call_update(&twilio, &call, HANG_UP, "completed").await;
     let app = app_with_agent(&agent, &twilio).await;
     let mut ws = twilio_connects(&app, &call).await;
     agent.next_text().await; // Settings
@@ -420,19 +429,7 @@ async fn a_refusing_agent_moves_the_call_to_gather_mode() {
     let agent = FakeAgent::start(true).await;
     let twilio = MockServer::start().await;
     let call = sid(4);
-    Mock::given(method("POST"))
-        .and(path(
-            format!("/2010-04-01/Accounts/{ACCOUNT}/Calls/{call}.json").as_str(),
-        ))
-        .and(body_string_contains(
-            "Url=https%3A%2F%2Ffrontdesk.example.com%2Fvoice%2Fresume",
-        ))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"sid": call, "status": "in-progress"})),
-        )
-        .expect(1)
-        .mount(&twilio)
-        .await;
+    expect_call_update(&twilio, &call, RESUME, "in-progress").await;
     let app = app_with_agent(&agent, &twilio).await;
     let mut ws = twilio_connects(&app, &call).await;
     // The bridge gives up on the agent, redirects the call and closes the stream.
@@ -466,17 +463,7 @@ async fn an_agent_that_drops_mid_call_moves_the_call_to_gather_mode() {
     let mut agent = FakeAgent::start(false).await;
     let twilio = MockServer::start().await;
     let call = sid(5);
-    Mock::given(method("POST"))
-        .and(path(
-            format!("/2010-04-01/Accounts/{ACCOUNT}/Calls/{call}.json").as_str(),
-        ))
-        .and(body_string_contains("voice%2Fresume"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"sid": call, "status": "in-progress"})),
-        )
-        .expect(1)
-        .mount(&twilio)
-        .await;
+    expect_call_update(&twilio, &call, RESUME, "in-progress").await;
     let app = app_with_agent(&agent, &twilio).await;
     let _ws = twilio_connects(&app, &call).await;
     agent.next_text().await; // Settings
