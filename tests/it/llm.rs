@@ -416,3 +416,45 @@ async fn turns_of_one_call_never_overlap() {
         .collect();
     assert!(contents.contains(&"First answer."), "{contents:?}");
 }
+
+#[tokio::test]
+async fn a_reply_later_than_the_last_hold_is_apologised_for_and_kept_in_the_transcript() {
+    let model = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_model(
+        &model,
+        dir.path(),
+        &[("TURN_BUDGET_MS", "300"), ("MAX_HOLDS", "1")],
+    )
+    .await;
+    mount_once(
+        &model,
+        text("Here is the late answer.").set_delay(Duration::from_secs(3)),
+    )
+    .await;
+    let call = sid(7);
+    start(&app, &call).await;
+    let first = app.say(&call, "Are you open on Monday?").await;
+    assert!(first.contains("<Redirect"), "{first}");
+    let second = app
+        .twiml("/voice/continue", &[("CallSid", call.as_str())])
+        .await;
+    assert!(
+        spoken(&second).contains("Sorry, I'm having trouble"),
+        "{second}"
+    );
+    assert!(
+        second.contains("<Gather") && !second.contains("<Redirect"),
+        "{second}"
+    );
+    // The turn finished in the background; the transcript has its answer.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, s) = app.get_json(&format!("/session/{call}")).await;
+    let said: Vec<&str> = s["conversation_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["content"].as_str().unwrap())
+        .collect();
+    assert!(said.contains(&"Here is the late answer."), "{said:?}");
+}
