@@ -5,51 +5,15 @@
 //! `message`, `more_info`, `status`) becomes [`TwilioError::Api`] with those
 //! fields kept, so the HTTP layer can pass them on with a plain hint.
 
-use std::{fmt, time::Duration};
+use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::number::PhoneNumber;
 use crate::config::{Secret, TwilioConfig};
 
 /// How long one REST request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A phone number in E.164 form: `+`, country code, number; 8 to 15 digits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PhoneNumber(String);
-
-impl PhoneNumber {
-    /// Validates an E.164 number. Spaces are not accepted, so what Twilio
-    /// receives is exactly what was checked.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        let digits = raw.strip_prefix('+').ok_or_else(|| {
-            format!("{raw:?} is not in E.164 form: it must start with + and the country code, like +14155551234")
-        })?;
-        if !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!(
-                "{raw:?} is not in E.164 form: after the + only digits are allowed (no spaces, dashes or brackets), like +14155551234"
-            ));
-        }
-        if !(8..=15).contains(&digits.len()) || digits.starts_with('0') {
-            return Err(format!(
-                "{raw:?} is not in E.164 form: it needs a country code that does not start with 0 and 8 to 15 digits in all, like +14155551234"
-            ));
-        }
-        Ok(Self(raw.to_owned()))
-    }
-
-    /// The number as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for PhoneNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// What went wrong talking to Twilio.
 #[derive(Debug, thiserror::Error)]
@@ -313,25 +277,6 @@ fn without_url(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn e164_numbers_are_checked_with_a_reason() {
-        assert!(PhoneNumber::parse("+14155551234").is_ok());
-        assert!(PhoneNumber::parse(" +447911123456 ").is_ok());
-        for bad in [
-            "4155551234",
-            "+1 415 555 1234",
-            "+1-415-555-1234",
-            "+0123456789",
-            "+1234",
-            "+1234567890123456",
-            "",
-            "+",
-        ] {
-            let err = PhoneNumber::parse(bad).unwrap_err();
-            assert!(err.contains("E.164"), "{bad}: {err}");
-        }
-    }
 
     #[test]
     fn common_errors_have_plain_hints() {

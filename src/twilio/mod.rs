@@ -3,5 +3,6 @@
 //! Nothing here knows HTTP servers; the `http` module feeds requests in.
 
 pub mod client;
+pub mod number;
 pub mod signature;
 pub mod webhook;

@@ -11,7 +11,8 @@ use crate::{
     config::CallMode,
     state::AppState,
     twilio::{
-        client::{NewCall, PhoneNumber, TwilioError},
+        client::{NewCall, TwilioError},
+        number::PhoneNumber,
         webhook::{CallSid, mask_number},
     },
 };
