@@ -155,6 +155,9 @@ pub struct BusinessConfig {
     pub closes: NaiveTime,
     /// `APPOINTMENT_MINUTES` (default `30`).
     pub appointment_minutes: u32,
+    /// `BOOKING_HORIZON_DAYS` (default `90`): the latest day, counted from
+    /// today, that can be booked.
+    pub booking_horizon_days: u32,
 }
 
 /// What the caller hears and how speech is captured.
@@ -184,6 +187,16 @@ impl VoiceConfig {
     /// well inside Twilio's 15 s.
     pub fn continue_wait(&self) -> Duration {
         (self.turn_budget * 5 / 2).min(Duration::from_secs(11))
+    }
+
+    /// The one deadline of a caller turn: the first wait plus every hold's
+    /// wait, less a margin so that the last webhook still waiting hears the
+    /// turn's own answer (its reply, or its one apology). The turn runner
+    /// gives the agent exactly this long; model retries fit inside it.
+    pub fn turn_deadline(&self) -> Duration {
+        let waited = self.turn_budget + self.continue_wait() * self.max_holds;
+        let margin = (self.turn_budget / 4).min(Duration::from_millis(500));
+        waited - margin
     }
 }
 
@@ -450,6 +463,7 @@ impl Config {
         );
         let (opens, closes) = r.parsed("BUSINESS_HOURS", default_hours, parse_business_hours);
         let appointment_minutes = r.number("APPOINTMENT_MINUTES", 30u32, 5, 480);
+        let booking_horizon_days = r.number("BOOKING_HORIZON_DAYS", 90u32, 1, 730);
         let greeting = r
             .raw("GREETING_MESSAGE")
             .unwrap_or_else(|| default_greeting(&name));
@@ -459,6 +473,7 @@ impl Config {
             opens,
             closes,
             appointment_minutes,
+            booking_horizon_days,
         };
 
         let data_dir = PathBuf::from(r.string("DATA_DIR", "./data"));

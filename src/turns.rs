@@ -51,9 +51,6 @@ pub const APOLOGY: &str = "Sorry, I'm having trouble on my end. Could you say th
 /// Longest reply spoken in one `<Say>`; longer ones are cut at a sentence.
 pub const MAX_SAY_CHARS: usize = 1500;
 
-/// The longest any turn may run before it is given up.
-const HARD_LIMIT: Duration = Duration::from_secs(60);
-
 type Done = watch::Receiver<Option<Arc<Outcome>>>;
 
 struct Slot {
@@ -104,6 +101,8 @@ pub struct TurnDeps {
     pub agent: SharedAgent,
     /// The clock.
     pub clock: Clock,
+    /// How long the turn may take in all ([`crate::config::VoiceConfig::turn_deadline`]).
+    pub deadline: Duration,
 }
 
 impl TurnRunner {
@@ -218,17 +217,22 @@ pub async fn wait(mut done: Done, budget: Duration) -> Option<Arc<Outcome>> {
     }
 }
 
-/// One turn: ask the agent, record what it did and said.
+/// One turn: ask the agent, record what it said. Its tools record what
+/// they did as they run. The turn's deadline is the only one: when it
+/// passes, the agent's work is dropped and the caller hears one apology.
 async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
     let input = deps.sessions.turn_input(sid, deps.agent.history_window());
+    let started = tokio::time::Instant::now();
+    let deadline = started + deps.deadline;
     let ctx = CallContext {
         call_sid: sid.clone(),
         caller: input.caller,
         now: (deps.clock)(),
         memory: input.memory,
+        deadline,
+        sessions: Arc::clone(&deps.sessions),
     };
-    let started = std::time::Instant::now();
-    let result = tokio::time::timeout(HARD_LIMIT, deps.agent.reply(&ctx, &input.history))
+    let result = tokio::time::timeout_at(deadline, deps.agent.reply(&ctx, &input.history))
         .await
         .unwrap_or(Err(AgentError::Timeout));
     let reply = match result {
@@ -242,9 +246,6 @@ async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
         }
     };
     tracing::debug!(call_sid = %sid, ms = started.elapsed().as_millis() as u64, "turn done");
-    for call in &reply.tool_calls {
-        deps.sessions.record(sid, Role::Tool, call, None);
-    }
     let text = fit_for_speech(&reply.text, MAX_SAY_CHARS);
     let text = if text.is_empty() { APOLOGY } else { text };
     deps.sessions.record(sid, Role::Assistant, text, None);

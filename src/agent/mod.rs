@@ -4,7 +4,8 @@
 //! replies: the built-in [`rules::RulesAgent`] (offline, no key needed) or an
 //! LLM. The call loop gives every reply a deadline; an agent only has to
 //! answer or fail with an [`AgentError`], which the loop turns into a spoken
-//! apology.
+//! apology. Agents reach the calendar only through [`tools::Tools`], which
+//! acts for the caller on the line and records what it did.
 
 pub mod llm;
 pub mod rules;
@@ -17,20 +18,41 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use tokio::time::Instant;
 
-use crate::{session::Turn, twilio::webhook::CallSid};
+use crate::{
+    session::{SessionStore, Turn},
+    twilio::{number::CallerIdentity, webhook::CallSid},
+};
 
 /// What the agent knows about the call apart from the transcript.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CallContext {
     /// The call.
     pub call_sid: CallSid,
-    /// The other party's number (`From` on inbound calls, `To` on outbound).
-    pub caller: Option<String>,
+    /// The other party (`From` on inbound calls, `To` on outbound).
+    pub caller: CallerIdentity,
     /// The time of this turn.
     pub now: DateTime<Utc>,
     /// What the agent kept from the previous turn of this call.
     pub memory: Option<Value>,
+    /// When the turn is given up: the turn runner's one deadline. Model
+    /// requests and their retries must finish before it.
+    pub deadline: Instant,
+    /// The call's session, where tool calls are recorded.
+    pub sessions: Arc<SessionStore>,
+}
+
+impl CallContext {
+    /// What the tools need to act for this caller.
+    pub fn tool_context(&self) -> tools::ToolContext {
+        tools::ToolContext {
+            call_sid: self.call_sid.clone(),
+            caller: self.caller.clone(),
+            now: self.now,
+            sessions: Arc::clone(&self.sessions),
+        }
+    }
 }
 
 /// The agent's answer to one caller turn.
@@ -42,8 +64,6 @@ pub struct Reply {
     pub end_call: bool,
     /// What to keep for the next turn (stored in the session).
     pub memory: Option<Value>,
-    /// Tool calls made for this reply, with their results, for the transcript.
-    pub tool_calls: Vec<String>,
 }
 
 impl Reply {
@@ -53,7 +73,6 @@ impl Reply {
             text: text.into(),
             end_call: false,
             memory: None,
-            tool_calls: Vec::new(),
         }
     }
 
@@ -63,7 +82,6 @@ impl Reply {
             text: text.into(),
             end_call: true,
             memory: None,
-            tool_calls: Vec::new(),
         }
     }
 }

@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Agent, AgentError, CallContext, Reply, speech,
-    tools::{ToolContext, Tools},
+    tools::{Done, Request, Target, ToolContext, ToolError, Tools},
     when::{self, Period, When},
 };
 use crate::{
-    calendar::{Appointment, CalendarError, Details, Outcome},
+    calendar::Appointment,
     session::{Role, Turn},
 };
 
@@ -521,7 +521,7 @@ impl RulesAgent {
     /// One turn of the conversation.
     pub async fn converse(&self, utterance: &str, ctx: &ToolContext, mem: &mut Memory) -> Reply {
         let t = normalize(utterance);
-        let today = self.tools.scheduler.today(ctx.now);
+        let today = self.tools.scheduler().today(ctx.now);
         let mut w = when::parse(utterance, today);
         if let Some(pick) = pick_offered(&t, &mem.offered) {
             w.date = Some(pick.date());
@@ -611,7 +611,7 @@ impl RulesAgent {
 
     /// The day to use when only a time was given: today if still ahead, else the next open day.
     fn day_for(&self, time: NaiveTime, now: DateTime<Utc>) -> NaiveDate {
-        let s = &self.tools.scheduler;
+        let s = self.tools.scheduler();
         let mut d = s.today(now);
         for _ in 0..8 {
             if s.is_open_on(d) && s.to_utc(d.and_time(time)).is_some_and(|t| t > now) {
@@ -624,7 +624,7 @@ impl RulesAgent {
 
     /// Offers free times on the remembered day (and part of the day).
     async fn offer_day(&self, date: NaiveDate, ctx: &ToolContext, mem: &mut Memory) -> String {
-        let s = &self.tools.scheduler;
+        let s = self.tools.scheduler();
         let minutes = s.default_minutes;
         let slots = match s.free_slots(date, minutes, ctx.now).await {
             Ok(v) => v,
@@ -698,7 +698,7 @@ impl RulesAgent {
             return Err(self.offer_day(date, ctx, mem).await);
         };
         let start = date.and_time(time);
-        match self.tools.scheduler.check(start, None, ctx.now).await {
+        match self.tools.scheduler().check(start, None, ctx.now).await {
             Err(_) => Err(CALENDAR_DOWN.into()),
             Ok(Ok(())) => Ok(start),
             Ok(Err((refusal, alternatives))) => {
@@ -756,31 +756,22 @@ impl RulesAgent {
         };
         if mem.target.is_none() {
             if mem.candidates.is_empty() {
-                let mine = match self
-                    .tools
-                    .scheduler
-                    .find(ctx.caller.as_deref(), None, ctx.now)
-                    .await
-                {
-                    Ok(v) => v,
-                    Err(_) => return CALENDAR_DOWN.into(),
+                let mine = match self.tools.call(ctx, Request::Find { name: None }).await {
+                    Done::Found(mine) if !mine.is_empty() => mine,
+                    Done::Found(_) | Done::Failed(ToolError::Withheld) => {
+                        *mem = Memory {
+                            name: mem.name.take(),
+                            ..Memory::default()
+                        };
+                        return "I couldn't find an upcoming appointment booked from this phone number. \
+                                Would you like to book a new one?"
+                            .into();
+                    }
+                    _ => return CALENDAR_DOWN.into(),
                 };
-                let caller_known = ctx
-                    .caller
-                    .as_deref()
-                    .is_some_and(|c| !crate::calendar::digits(c).is_empty());
-                if mine.is_empty() || !caller_known {
-                    *mem = Memory {
-                        name: mem.name.take(),
-                        ..Memory::default()
-                    };
-                    return "I couldn't find an upcoming appointment booked from this phone number. \
-                            Would you like to book a new one?"
-                        .into();
-                }
                 mem.candidates = mine
                     .iter()
-                    .map(|a: &Appointment| (a.id.clone(), self.tools.scheduler.to_local(a.start)))
+                    .map(|a: &Appointment| (a.id.clone(), self.tools.scheduler().to_local(a.start)))
                     .collect();
             }
             let chosen = if mem.candidates.len() == 1 {
@@ -853,18 +844,16 @@ impl RulesAgent {
         };
         match (flow, start, target) {
             (Some(Flow::Book), Some(start), _) => {
-                let details = Details {
+                let request = Request::Book {
+                    start,
                     name: name.clone().unwrap_or_default(),
-                    phone: ctx.caller.clone(),
-                    ..Details::default()
+                    minutes: None,
+                    email: None,
+                    phone: None,
+                    reason: None,
                 };
-                match self
-                    .tools
-                    .scheduler
-                    .book(start, None, details, ctx.now)
-                    .await
-                {
-                    Ok(Outcome::Done(_)) => {
+                match self.tools.call(ctx, request).await {
+                    Done::Booked(_) => {
                         done(mem);
                         format!(
                             "You're all set, {}: {}. Is there anything else I can help you with?",
@@ -872,47 +861,49 @@ impl RulesAgent {
                             Self::spoken(start)
                         )
                     }
-                    Ok(Outcome::Refused {
+                    Done::Refused {
                         refusal,
                         alternatives,
-                    }) => offer_instead(mem, start, refusal.explain(), alternatives, true),
-                    Err(_) => CALENDAR_DOWN.into(),
+                        ..
+                    } => offer_instead(mem, start, refusal.explain(), alternatives, true),
+                    other => self.not_done(other, mem, done),
                 }
             }
             (Some(Flow::Reschedule), Some(start), Some((id, _))) => {
-                match self.tools.scheduler.reschedule(&id, start, ctx.now).await {
-                    Ok(Outcome::Done(_)) => {
+                let request = Request::Reschedule {
+                    target: Target::Id { appointment_id: id },
+                    new_start: start,
+                };
+                match self.tools.call(ctx, request).await {
+                    Done::Moved { .. } => {
                         done(mem);
                         format!(
                             "Done. Your appointment is now on {}. Anything else?",
                             Self::spoken(start)
                         )
                     }
-                    Ok(Outcome::Refused {
+                    Done::Refused {
                         refusal,
                         alternatives,
-                    }) => offer_instead(mem, start, refusal.explain(), alternatives, true),
-                    Err(CalendarError::NotFound) => {
-                        done(mem);
-                        GONE.into()
-                    }
-                    Err(_) => CALENDAR_DOWN.into(),
+                        ..
+                    } => offer_instead(mem, start, refusal.explain(), alternatives, true),
+                    other => self.not_done(other, mem, done),
                 }
             }
             (Some(Flow::Cancel), _, Some((id, current))) => {
-                match self.tools.scheduler.calendar().cancel(&id).await {
-                    Ok(_) => {
+                let request = Request::Cancel {
+                    target: Target::Id { appointment_id: id },
+                    reason: None,
+                };
+                match self.tools.call(ctx, request).await {
+                    Done::Cancelled(_) => {
                         done(mem);
                         format!(
                             "Your appointment on {} is cancelled. Is there anything else?",
                             Self::spoken(current)
                         )
                     }
-                    Err(CalendarError::NotFound) => {
-                        done(mem);
-                        GONE.into()
-                    }
-                    Err(_) => CALENDAR_DOWN.into(),
+                    other => self.not_done(other, mem, done),
                 }
             }
             _ => {
@@ -922,14 +913,40 @@ impl RulesAgent {
         }
     }
 
-    async fn tell_mine(&self, ctx: &ToolContext) -> String {
-        match self.tools.scheduler.find(ctx.caller.as_deref(), None, ctx.now).await {
-            Ok(mine) if !ctx.caller.as_deref().unwrap_or_default().is_empty() && !mine.is_empty() => {
-                let starts: Vec<NaiveDateTime> = mine.iter().map(|a| self.tools.scheduler.to_local(a.start)).collect();
-                format!("You have an appointment on {}. Anything else?", list_times(&starts, true).replace(" or ", " and "))
+    /// What to say when a confirmed change could not be made.
+    fn not_done(&self, done: Done, mem: &mut Memory, reset: impl Fn(&mut Memory)) -> String {
+        match done {
+            Done::Failed(ToolError::NotYours(_) | ToolError::Withheld) => {
+                reset(mem);
+                GONE.into()
             }
-            Ok(_) => "I don't see any upcoming appointments for this phone number. Would you like to book one?".into(),
-            Err(_) => CALENDAR_DOWN.into(),
+            Done::Failed(ToolError::Limit(_)) => {
+                reset(mem);
+                "I'm sorry, I can't make any more changes on this call. \
+                 Please call us again, or I can pass a message on. Is there anything else?"
+                    .into()
+            }
+            _ => CALENDAR_DOWN.into(),
+        }
+    }
+
+    async fn tell_mine(&self, ctx: &ToolContext) -> String {
+        match self.tools.call(ctx, Request::Find { name: None }).await {
+            Done::Found(mine) if !mine.is_empty() => {
+                let starts: Vec<NaiveDateTime> = mine
+                    .iter()
+                    .map(|a| self.tools.scheduler().to_local(a.start))
+                    .collect();
+                format!(
+                    "You have an appointment on {}. Anything else?",
+                    list_times(&starts, true).replace(" or ", " and ")
+                )
+            }
+            Done::Found(_) | Done::Failed(ToolError::Withheld) => {
+                "I don't see any upcoming appointments for this phone number. Would you like to book one?"
+                    .into()
+            }
+            _ => CALENDAR_DOWN.into(),
         }
     }
 }
@@ -1016,10 +1033,7 @@ impl Agent for RulesAgent {
             .as_ref()
             .and_then(|m| serde_json::from_value(m.clone()).ok())
             .unwrap_or_default();
-        let ctx = ToolContext {
-            caller: call.caller.clone(),
-            now: call.now,
-        };
+        let ctx = call.tool_context();
         let mut reply = self.converse(utterance, &ctx, &mut mem).await;
         reply.memory = (mem != Memory::default())
             .then(|| serde_json::to_value(&mem).ok())
@@ -1037,8 +1051,12 @@ mod tests {
 
     use super::*;
     use crate::{
-        calendar::{Calendar, Scheduler, local::LocalCalendar},
-        twilio::webhook::CallSid,
+        calendar::{Calendar, Details, Scheduler, local::LocalCalendar},
+        session::{Archive, SessionStore},
+        twilio::{
+            number::CallerIdentity,
+            webhook::{CallDetails, CallSid, Direction},
+        },
     };
 
     const ME: &str = "+14155550100";
@@ -1049,10 +1067,16 @@ mod tests {
     struct Caller {
         agent: RulesAgent,
         calendar: Arc<LocalCalendar>,
+        sessions: Arc<SessionStore>,
+        call_sid: CallSid,
         memory: Option<Value>,
         number: String,
         now: DateTime<Utc>,
         _dir: Arc<tempfile::TempDir>,
+    }
+
+    fn call_sid(n: u32) -> CallSid {
+        CallSid::parse(&format!("CA{n:032x}")).unwrap()
     }
 
     // Sunday 2026-11-22, 10 AM in New York.
@@ -1071,11 +1095,17 @@ mod tests {
                 opens: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
                 closes: NaiveTime::from_hms_opt(17, 0, 0).unwrap(),
                 appointment_minutes: 30,
+                booking_horizon_days: 90,
             },
         );
+        let sessions = Arc::new(SessionStore::new(Archive::open(dir.path()).unwrap()));
+        let call_sid = call_sid(1);
+        sessions.begin(&call_sid, Direction::Inbound, &CallDetails::default());
         Caller {
             agent: RulesAgent::new("Acme Dental", scheduler.timezone, Tools::new(scheduler)),
             calendar,
+            sessions,
+            call_sid,
             memory: None,
             number: ME.into(),
             now: sunday_morning(),
@@ -1085,9 +1115,14 @@ mod tests {
 
     impl Caller {
         fn as_number(&self, number: &str) -> Self {
+            let call_sid = call_sid(self.sessions.live_count() as u32 + 1);
+            self.sessions
+                .begin(&call_sid, Direction::Inbound, &CallDetails::default());
             Self {
                 agent: self.agent.clone(),
                 calendar: self.calendar.clone(),
+                sessions: self.sessions.clone(),
+                call_sid,
                 memory: None,
                 number: number.into(),
                 now: self.now,
@@ -1096,17 +1131,16 @@ mod tests {
         }
 
         async fn say(&mut self, words: &str) -> Reply {
-            let history = [Turn {
-                role: Role::User,
-                content: Arc::from(words),
-                timestamp: self.now,
-                confidence: None,
-            }];
+            self.sessions
+                .record(&self.call_sid, Role::User, words, None);
+            let history = [Turn::spoken(Role::User, words, None, self.now)];
             let ctx = CallContext {
-                call_sid: CallSid::parse("CA00000000000000000000000000000001").unwrap(),
-                caller: Some(self.number.clone()),
+                call_sid: self.call_sid.clone(),
+                caller: CallerIdentity::parse(Some(&self.number)),
                 now: self.now,
                 memory: self.memory.take(),
+                deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(10),
+                sessions: self.sessions.clone(),
             };
             let reply = self.agent.reply(&ctx, &history).await.unwrap();
             self.memory = reply.memory.clone();
@@ -1128,7 +1162,7 @@ mod tests {
         async fn booked(&self) -> Vec<(String, String)> {
             let from = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
             let to = Utc.with_ymd_and_hms(2028, 1, 1, 0, 0, 0).unwrap();
-            let s = &self.agent.tools.scheduler;
+            let s = self.agent.tools.scheduler();
             self.calendar
                 .list(from, to)
                 .await
@@ -1145,7 +1179,7 @@ mod tests {
 
         async fn prebook(&self, local: &str, name: &str, phone: &str) {
             let start = NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M").unwrap();
-            let s = &self.agent.tools.scheduler;
+            let s = self.agent.tools.scheduler();
             let start = s.to_utc(start).unwrap();
             self.calendar
                 .book_if_free(

@@ -40,10 +40,11 @@ pub fn date_time(d: NaiveDate, t: NaiveTime) -> String {
     format!("{} at {}", date(d), time(t))
 }
 
-/// Turns model output into text a voice can say: no markdown, emoji,
-/// links or list markers; lines joined into sentences.
+/// Turns model output into text a voice can say: no SSML or other
+/// markup tags, markdown, emoji, links or list markers; lines joined into
+/// sentences.
 pub fn speakable(text: &str) -> String {
-    let text = strip_markdown_links(text);
+    let text = strip_markdown_links(&strip_tags(text));
     let mut sentences: Vec<String> = Vec::new();
     for line in text.lines() {
         let mut line = line.trim();
@@ -84,6 +85,47 @@ pub fn speakable(text: &str) -> String {
         });
     }
     sentences.join(" ")
+}
+
+/// The text up to its last complete sentence (for an answer that was cut
+/// off); empty when not even one sentence is complete.
+pub fn whole_sentences(text: &str) -> &str {
+    let text = text.trim_end();
+    let mut ends = text.char_indices().filter(|&(i, c)| {
+        matches!(c, '.' | '!' | '?')
+            && text[i + 1..]
+                .chars()
+                .next()
+                .is_none_or(|n| n.is_whitespace() || matches!(n, '"' | '\'' | ')'))
+    });
+    ends.next_back().map_or("", |(i, _)| &text[..=i])
+}
+
+/// `<break time="1s"/>`, `<speak>`, `</prosody>` and the like → a space.
+/// A `<` that does not open a tag (`3 < 5`) stays.
+fn strip_tags(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        let opens_tag = after
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
+        match after.find('>').filter(|_| opens_tag) {
+            Some(close) => {
+                out.push_str(&rest[..open]);
+                out.push(' ');
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push_str(&rest[..=open]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `[label](target)` → `label`.
@@ -139,6 +181,33 @@ mod tests {
         );
         assert_eq!(speakable("Plain sentence."), "Plain sentence.");
         assert_eq!(speakable("  \n "), "");
+    }
+
+    #[test]
+    fn markup_tags_are_not_read_out() {
+        assert_eq!(
+            speakable("<speak>Sure.<break time=\"1s\"/> Let me check.</speak>"),
+            "Sure. Let me check."
+        );
+        assert_eq!(
+            speakable("<Say>Hi</Say><Hangup/> <prosody rate=\"slow\">there</prosody>"),
+            "Hi there."
+        );
+        assert_eq!(speakable("Is 3 < 5? Yes."), "Is 3 < 5? Yes.");
+    }
+
+    #[test]
+    fn a_cut_off_answer_keeps_its_whole_sentences() {
+        assert_eq!(
+            whole_sentences("Tuesday at 3 is free. I can also do Wednesday at"),
+            "Tuesday at 3 is free."
+        );
+        assert_eq!(
+            whole_sentences("Sure! Is 2:30 PM ok? Or"),
+            "Sure! Is 2:30 PM ok?"
+        );
+        assert_eq!(whole_sentences("I can book you for"), "");
+        assert_eq!(whole_sentences("Done."), "Done.");
     }
 
     #[test]

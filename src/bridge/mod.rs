@@ -28,7 +28,6 @@ use std::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use poem::web::websocket::Message as TwilioMessage;
-use serde_json::Value;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 
 use self::protocol::{AgentIn, AgentOut, AgentSettings, MarkName, MediaOut, TwilioIn, TwilioOut};
@@ -165,7 +164,7 @@ fn settings(state: &AppState, call_sid: &CallSid) -> AgentSettings {
         .initial_message(call_sid)
         .unwrap_or_else(|| c.voice.greeting.clone());
     AgentSettings {
-        prompt: business_prompt(&c.business, caller.as_deref(), (state.clock)()),
+        prompt: business_prompt(&c.business, &caller, (state.clock)()),
         greeting,
         listen_model: c.deepgram.listen_model.clone(),
         language: c
@@ -348,20 +347,22 @@ where
             state.sessions.record(call_sid, role, &content, None);
         }
         AgentIn::FunctionCallRequest { functions } => {
+            // The same envelope as Gather mode: it acts for this caller,
+            // limits side effects and records each call in the transcript.
             let ctx = ToolContext {
+                call_sid: call_sid.clone(),
                 caller: state.sessions.caller(call_sid),
                 now: (state.clock)(),
+                sessions: Arc::clone(&state.sessions),
             };
             for f in functions.into_iter().filter(|f| f.client_side) {
-                let args: Value = serde_json::from_str(&f.arguments).unwrap_or_default();
-                let result = state.tools.dispatch(&f.name, &args, &ctx).await;
+                let result = state
+                    .tools
+                    .dispatch(&ctx, &f.id, &f.name, &f.arguments)
+                    .await;
                 if result.end_call {
                     *ending = Some(Instant::now());
                 }
-                let record = serde_json::json!({"id": f.id, "name": f.name, "arguments": f.arguments, "result": result.value});
-                state
-                    .sessions
-                    .record(call_sid, Role::Tool, &record.to_string(), None);
                 let response = AgentOut::FunctionCallResponse {
                     id: f.id,
                     name: f.name,

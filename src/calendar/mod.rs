@@ -16,13 +16,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{
-    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
-    Weekday,
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone,
+    Timelike, Utc, Weekday,
 };
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::config::BusinessConfig;
+use crate::{config::BusinessConfig, twilio::number::PhoneNumber};
 
 /// A booked appointment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +123,10 @@ pub enum Refusal {
     InPast,
     /// Not a real local time (skipped by a DST change).
     NonexistentTime,
+    /// Later than the booking horizon (`BOOKING_HORIZON_DAYS`).
+    TooFarAhead,
+    /// Not on the quarter hour (:00, :15, :30, :45, no seconds).
+    OffGrid,
 }
 
 impl Refusal {
@@ -135,6 +139,10 @@ impl Refusal {
             Self::InPast => "that time has already passed",
             Self::NonexistentTime => {
                 "that time does not exist on that day because of the clock change"
+            }
+            Self::TooFarAhead => "that is further ahead than we book",
+            Self::OffGrid => {
+                "appointments start on the hour, quarter past, half past or quarter to"
             }
         }
     }
@@ -166,7 +174,12 @@ pub struct Scheduler {
     pub closes: NaiveTime,
     /// Default appointment length.
     pub default_minutes: u32,
+    /// How many days ahead can be booked.
+    pub horizon_days: u32,
 }
+
+/// The grid appointments start on, in minutes.
+pub const GRID_MINUTES: u32 = 15;
 
 /// How many alternatives to offer.
 const ALTERNATIVES: usize = 3;
@@ -182,6 +195,7 @@ impl Scheduler {
             opens: business.opens,
             closes: business.closes,
             default_minutes: business.appointment_minutes,
+            horizon_days: business.booking_horizon_days,
         }
     }
 
@@ -215,6 +229,24 @@ impl Scheduler {
         self.to_local(now).date()
     }
 
+    /// The last day that can be booked.
+    pub fn last_bookable_day(&self, now: DateTime<Utc>) -> NaiveDate {
+        self.today(now) + Duration::days(i64::from(self.horizon_days))
+    }
+
+    /// Whether `t` is on the booking grid (a quarter hour, no seconds).
+    pub fn on_grid(t: NaiveDateTime) -> bool {
+        t.minute() % GRID_MINUTES == 0 && t.second() == 0 && t.nanosecond() == 0
+    }
+
+    /// The first grid time at or after the opening time.
+    pub fn first_slot(&self) -> NaiveTime {
+        let minutes = self.opens.hour() * 60 + self.opens.minute();
+        let extra = u32::from(self.opens.second() > 0 || self.opens.nanosecond() > 0);
+        let aligned = (minutes + extra).div_ceil(GRID_MINUTES) * GRID_MINUTES;
+        NaiveTime::from_hms_opt(aligned / 60, aligned % 60, 0).unwrap_or(self.opens)
+    }
+
     /// Whether the business is open on `date`.
     pub fn is_open_on(&self, date: NaiveDate) -> bool {
         !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
@@ -227,6 +259,9 @@ impl Scheduler {
         minutes: u32,
         now: DateTime<Utc>,
     ) -> Result<(DateTime<Utc>, DateTime<Utc>), Refusal> {
+        if !Self::on_grid(start) {
+            return Err(Refusal::OffGrid);
+        }
         if !self.is_open_on(start.date()) {
             return Err(Refusal::Weekend);
         }
@@ -238,6 +273,9 @@ impl Scheduler {
         let end_utc = self.to_utc(end).ok_or(Refusal::NonexistentTime)?;
         if start_utc <= now {
             return Err(Refusal::InPast);
+        }
+        if start.date() > self.last_bookable_day(now) {
+            return Err(Refusal::TooFarAhead);
         }
         Ok((start_utc, end_utc))
     }
@@ -294,7 +332,7 @@ impl Scheduler {
         let mut date = first;
         while date <= last {
             if self.is_open_on(date) {
-                let mut t = date.and_time(self.opens);
+                let mut t = date.and_time(self.first_slot());
                 while t.date() == date && t.time() < self.closes {
                     if let Ok((s, e)) = self.rule_check(t, minutes, now)
                         && !busy.iter().any(|b| b.start < e && s < b.end)
@@ -317,11 +355,13 @@ impl Scheduler {
         now: DateTime<Utc>,
     ) -> Result<Vec<NaiveDateTime>, CalendarError> {
         let today = self.today(now);
-        let first = wanted.date().max(today);
+        let first = wanted.date().max(today).min(self.last_bookable_day(now));
         let mut same_day = self.free_slots(first, minutes, now).await?;
         if !same_day.is_empty() {
             let target = if wanted.date() == first {
                 wanted
+            } else if wanted.date() > first {
+                first.and_time(self.closes)
             } else {
                 first.and_time(self.opens)
             };
@@ -403,32 +443,22 @@ impl Scheduler {
         })
     }
 
-    /// Upcoming appointments matching a phone number and/or a name.
-    pub async fn find(
+    /// Upcoming appointments booked from `phone` (compared by its digits).
+    /// There is deliberately no search by name: a caller finds only what
+    /// was booked from their own number.
+    pub async fn booked_from(
         &self,
-        phone: Option<&str>,
-        name: Option<&str>,
+        phone: &PhoneNumber,
         now: DateTime<Utc>,
     ) -> Result<Vec<Appointment>, CalendarError> {
         let all = self
             .calendar
             .list(now - Duration::hours(1), now + Duration::days(366))
             .await?;
-        let phone = phone.map(digits).filter(|p| !p.is_empty());
-        let name = name
-            .map(|n| n.trim().to_lowercase())
-            .filter(|n| !n.is_empty());
+        let phone = digits(phone.as_str());
         Ok(all
             .into_iter()
-            .filter(|a| {
-                let phone_ok = phone
-                    .as_ref()
-                    .is_none_or(|p| a.phone.as_deref().map(digits).as_ref() == Some(p));
-                let name_ok = name
-                    .as_ref()
-                    .is_none_or(|n| a.name.to_lowercase().contains(n.as_str()));
-                phone_ok && name_ok
-            })
+            .filter(|a| a.phone.as_deref().map(digits).as_ref() == Some(&phone))
             .collect())
     }
 }
@@ -467,6 +497,7 @@ pub(crate) mod tests {
             opens: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
             closes: NaiveTime::from_hms_opt(17, 0, 0).unwrap(),
             default_minutes: 30,
+            horizon_days: 90,
         }
     }
 
@@ -710,24 +741,88 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
-    async fn find_matches_phone_numbers_however_written() {
+    async fn booked_from_matches_the_number_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
         let s = scheduler("UTC", dir.path());
         let now = monday_morning();
         s.book(at((2026, 11, 24), 10, 0), None, who("Ada Lovelace"), now)
             .await
             .unwrap();
-        assert_eq!(
-            s.find(Some("1 (415) 555-0100"), None, now)
+        let mut written_otherwise = who("Alan Turing");
+        written_otherwise.phone = Some("1 (415) 555-0100".into());
+        s.book(at((2026, 11, 24), 11, 0), None, written_otherwise, now)
+            .await
+            .unwrap();
+        let mine = PhoneNumber::parse("+14155550100").unwrap();
+        assert_eq!(s.booked_from(&mine, now).await.unwrap().len(), 2);
+        let other = PhoneNumber::parse("+14155550199").unwrap();
+        assert!(s.booked_from(&other, now).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn starts_off_the_quarter_hour_or_past_the_horizon_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = scheduler("UTC", dir.path());
+        let now = monday_morning();
+        let refused = |o: Outcome| match o {
+            Outcome::Refused {
+                refusal,
+                alternatives,
+            } => (refusal, alternatives),
+            other => panic!("{other:?}"),
+        };
+        let (why, alts) = refused(
+            s.book(at((2026, 11, 24), 14, 7), None, who("A"), now)
                 .await
-                .unwrap()
-                .len(),
-            1
+                .unwrap(),
         );
-        assert_eq!(s.find(None, Some("ada"), now).await.unwrap().len(), 1);
-        assert_eq!(
-            s.find(Some("+14155550199"), None, now).await.unwrap().len(),
-            0
-        );
+        assert_eq!(why, Refusal::OffGrid);
+        assert!(alts.iter().all(|t| Scheduler::on_grid(*t)), "{alts:?}");
+        let seconds = at((2026, 11, 24), 15, 0) + Duration::seconds(59);
+        let (why, _) = refused(s.book(seconds, None, who("A"), now).await.unwrap());
+        assert_eq!(why, Refusal::OffGrid);
+        assert!(matches!(
+            s.book(at((2026, 11, 24), 10, 45), None, who("A"), now)
+                .await
+                .unwrap(),
+            Outcome::Done(_)
+        ));
+        // 90 days from Monday 2026-11-23 is Sunday 2027-02-21: the Friday
+        // before is the last bookable weekday, the Monday after is too far.
+        assert!(matches!(
+            s.book(at((2027, 2, 19), 10, 0), None, who("A"), now)
+                .await
+                .unwrap(),
+            Outcome::Done(_)
+        ));
+        for far in [
+            at((2027, 2, 22), 10, 0),
+            at((2036, 1, 7), 10, 0),
+            at((9999, 1, 4), 10, 0),
+        ] {
+            let (why, alts) = refused(s.book(far, None, who("A"), now).await.unwrap());
+            assert_eq!(why, Refusal::TooFarAhead, "{far}");
+            assert!(
+                alts.iter().all(|t| t.date() <= s.last_bookable_day(now)),
+                "{alts:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn free_slots_start_on_the_grid_when_the_business_opens_off_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = scheduler("UTC", dir.path());
+        s.opens = NaiveTime::from_hms_opt(8, 10, 0).unwrap();
+        let slots = s
+            .free_slots(
+                NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+                30,
+                monday_morning(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(slots[0].time(), NaiveTime::from_hms_opt(8, 15, 0).unwrap());
+        assert!(slots.iter().all(|t| Scheduler::on_grid(*t)));
     }
 }

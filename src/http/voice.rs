@@ -317,6 +317,7 @@ impl VoiceApi {
             sessions: Arc::clone(&state.sessions),
             agent: Arc::clone(&state.agent),
             clock: Arc::clone(&state.clock),
+            deadline: config.voice.turn_deadline(),
         };
         let done = match state
             .turns
@@ -351,11 +352,11 @@ impl VoiceApi {
         };
         match turns::wait(done, config.voice.continue_wait()).await {
             Some(outcome) => TwimlResponse::xml(&answer(config, &outcome)),
+            // The turn's deadline ends before the last hold's wait does, so
+            // this is reached only if Twilio followed a redirect very late;
+            // the turn records its own apology when its deadline passes.
             None if state.turns.note_hold(&sid) > config.voice.max_holds => {
                 tracing::warn!(call_sid = %sid, "turn still running after the last hold; apologising");
-                state
-                    .sessions
-                    .record(&sid, Role::Assistant, turns::APOLOGY, None);
                 TwimlResponse::xml(&say_and_listen(config, turns::APOLOGY))
             }
             None => TwimlResponse::xml(&hold(config)),

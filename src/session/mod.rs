@@ -9,45 +9,24 @@
 //! still finds it after a restart. Memory is bounded by the live calls.
 
 pub mod archive;
+pub mod transcript;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 pub use archive::{Archive, ArchiveError};
+pub use transcript::{Effect, EffectCounts, Role, ToolCall, Turn};
 
-use crate::twilio::webhook::{CallDetails, CallSid, CallStatus, Direction};
+use crate::twilio::{
+    number::CallerIdentity,
+    webhook::{CallDetails, CallSid, CallStatus, Direction},
+};
 
 /// The end reason of calls that were live when the server stopped.
 pub const SERVER_STOPPED: &str = "server-stopped";
-
-/// Who spoke a turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// The caller.
-    User,
-    /// The receptionist.
-    Assistant,
-    /// A tool call and its result (what the agent did).
-    Tool,
-}
-
-/// One entry of a conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Turn {
-    /// Who spoke.
-    pub role: Role,
-    /// What was said (or, for tools, the call and its result).
-    pub content: Arc<str>,
-    /// When it was recorded.
-    pub timestamp: DateTime<Utc>,
-    /// Twilio's speech-recognition confidence, for caller turns.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<f64>,
-}
 
 /// One call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,7 +99,9 @@ impl Session {
         }
     }
 
-    /// The other party's number: `From` on inbound calls, `To` on outbound.
+    /// The other party's number as Twilio sent it: `From` on inbound
+    /// calls, `To` on outbound. [`CallerIdentity::parse`] says whether it
+    /// identifies anyone.
     pub fn caller(&self) -> Option<&str> {
         match self.direction {
             Direction::Inbound => self.from.as_deref(),
@@ -154,8 +135,8 @@ pub struct TurnInput {
     pub history: Vec<Turn>,
     /// The agent's memory from the previous turn.
     pub memory: Option<serde_json::Value>,
-    /// The other party's number.
-    pub caller: Option<String>,
+    /// Who the other party is.
+    pub caller: CallerIdentity,
 }
 
 /// A status callback, as far as sessions care.
@@ -257,9 +238,9 @@ impl SessionStore {
         self.live.insert(call_sid.clone(), session);
     }
 
-    /// The other party's number of a live call.
-    pub fn caller(&self, call_sid: &CallSid) -> Option<String> {
-        self.live.get(call_sid)?.caller().map(str::to_owned)
+    /// Who the other party of a live call is.
+    pub fn caller(&self, call_sid: &CallSid) -> CallerIdentity {
+        CallerIdentity::parse(self.live.get(call_sid).as_deref().and_then(Session::caller))
     }
 
     /// Whether the call was placed in streaming mode.
@@ -280,13 +261,26 @@ impl SessionStore {
                 s.silent_turns = 0;
             }
             s.last_activity_at = now;
-            s.conversation_history.push(Turn {
-                role,
-                content: Arc::from(content),
-                timestamp: now,
-                confidence,
-            });
+            s.conversation_history
+                .push(Turn::spoken(role, content, confidence, now));
         }
+    }
+
+    /// Appends a tool call that ran.
+    pub fn record_tool(&self, call_sid: &CallSid, call: ToolCall) {
+        let now = Utc::now();
+        if let Some(mut s) = self.live.get_mut(call_sid) {
+            s.last_activity_at = now;
+            s.conversation_history.push(Turn::tool(call, now));
+        }
+    }
+
+    /// The side effects recorded for a live call so far.
+    pub fn effects(&self, call_sid: &CallSid) -> EffectCounts {
+        self.live
+            .get(call_sid)
+            .map(|s| EffectCounts::of(&s.conversation_history))
+            .unwrap_or_default()
     }
 
     /// Marks the call as active (a streaming call has no webhooks to do it).
@@ -325,7 +319,7 @@ impl SessionStore {
                     h[h.len().saturating_sub(window)..].to_vec()
                 },
                 memory: s.agent_memory.clone(),
-                caller: s.caller().map(str::to_owned),
+                caller: CallerIdentity::parse(s.caller()),
             })
             .unwrap_or_default()
     }

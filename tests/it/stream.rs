@@ -341,9 +341,15 @@ async fn the_bridge_moves_audio_settings_barge_in_tools_and_transcript() {
         json!({"event": "clear", "streamSid": "MZ1"})
     );
 
-    // A function call round trip through the same tools.
+    // A function call round trip through the same tools (a Monday a week or
+    // two ahead, within the booking horizon).
+    let mut monday = chrono::Utc::now().date_naive() + chrono::Duration::days(7);
+    while chrono::Datelike::weekday(&monday) != chrono::Weekday::Mon {
+        monday += chrono::Duration::days(1);
+    }
+    let arguments = json!({ "date": monday.to_string() }).to_string();
     agent.send_json(json!({"type": "FunctionCallRequest", "functions": [
-        {"id": "fc-1", "name": "check_availability", "arguments": "{\"date\":\"2030-01-07\"}", "client_side": true}]}));
+        {"id": "fc-1", "name": "check_availability", "arguments": arguments, "client_side": true}]}));
     let resp = agent.next_text().await;
     assert_eq!(resp["type"], "FunctionCallResponse");
     assert_eq!(resp["id"], "fc-1");

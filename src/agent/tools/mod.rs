@@ -1,131 +1,153 @@
-//! The calendar tools: JSON-schema definitions for an LLM, one dispatcher,
-//! and short structured results.
+//! The calendar tools and their safety envelope.
 //!
-//! Both agents use these: the LLM through [`Tools::dispatch`] (name + JSON
-//! arguments, as a model sends them), the rules agent through the typed
-//! methods underneath. A refusal is a result, not an error, and carries what
-//! the agent can say ("3 PM is taken; 3:30 and 4:00 are free"). Times in
-//! and out are local wall-clock times in `BUSINESS_TIMEZONE`, written
-//! `YYYY-MM-DDTHH:MM`. Rescheduling and cancelling act only on appointments
-//! booked from the caller's own number, unless the caller names the
-//! appointment's id.
+//! Every agent reaches the calendar through [`Tools`]: the LLM agent and
+//! streaming mode's function calls with a tool name and the arguments as the
+//! model sent them ([`Tools::dispatch`]), the built-in agent with typed
+//! requests ([`Tools::call`]). Either way one path runs, and it:
+//!
+//! - acts for the caller on the line only ([`ToolContext::caller`]): finding,
+//!   moving and cancelling touch only appointments booked from the caller's
+//!   own number, whatever id, name, phone or start the model passes; a
+//!   withheld caller has none; nothing about another caller is ever in a
+//!   result;
+//! - checks the arguments strictly ([`args`]): invalid JSON, wrong types,
+//!   times off the quarter hour or with seconds, lengths out of range are
+//!   errors the model can act on, and the tool does not run; the calendar's
+//!   rules add hours, weekends, the past and `BOOKING_HORIZON_DAYS`;
+//! - limits side effects: at most [`BOOKINGS_PER_TURN`] booking and
+//!   [`CHANGES_PER_TURN`] move or cancellation per caller turn, and
+//!   [`BOOKINGS_PER_CALL`] and [`CHANGES_PER_CALL`] per call, counted from the
+//!   transcript;
+//! - records every call that ran in the transcript as a typed
+//!   [`ToolCall`] the moment it finishes. A call that changes the calendar
+//!   runs to completion, record included, in its own task, so a turn that is
+//!   abandoned half-way (its deadline passed) still leaves the booking it made
+//!   in the transcript.
+//!
+//! A refusal is a result, not an error, and carries what the agent can say
+//! ("3 PM is taken; 3:30 and 4:00 are free"). Times in and out are local
+//! wall-clock times in `BUSINESS_TIMEZONE`, written `YYYY-MM-DDTHH:MM`.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use serde_json::{Value, json};
+pub mod args;
+pub mod schema;
 
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use serde_json::{Value, json, value::RawValue};
+
+pub use self::{
+    args::{ArgError, Request, Target, format_local},
+    schema::{TOOL_NAMES, ToolDef, definitions},
+};
 use super::speech;
-use crate::calendar::{Appointment, CalendarError, Details, Outcome, Refusal, Scheduler, digits};
+use crate::{
+    calendar::{Appointment, CalendarError, Details, Outcome, Refusal, Scheduler},
+    session::{Effect, EffectCounts, SessionStore, ToolCall},
+    twilio::{number::CallerIdentity, webhook::CallSid},
+};
 
-/// The names of the tools, as the LLM sees them.
-pub const TOOL_NAMES: [&str; 6] = [
-    "check_availability",
-    "book_appointment",
-    "find_appointments",
-    "reschedule_appointment",
-    "cancel_appointment",
-    "end_call",
-];
+/// Bookings one caller turn may make.
+pub const BOOKINGS_PER_TURN: u32 = 1;
+/// Moves and cancellations one caller turn may make.
+pub const CHANGES_PER_TURN: u32 = 1;
+/// Bookings one call may make.
+pub const BOOKINGS_PER_CALL: u32 = 3;
+/// Moves and cancellations one call may make.
+pub const CHANGES_PER_CALL: u32 = 5;
 
-/// One tool's definition: name, description, JSON-schema parameters.
-#[derive(Debug, Clone)]
-pub struct ToolDef {
-    /// The function name.
-    pub name: &'static str,
-    /// What it does, for the model.
-    pub description: &'static str,
-    /// JSON schema of the arguments.
-    pub parameters: Value,
-}
-
-/// The tool definitions, ready for an LLM's `tools` list.
-pub fn definitions() -> Vec<ToolDef> {
-    let local_time = "Local wall-clock time in the business's time zone, YYYY-MM-DDTHH:MM";
-    vec![
-        ToolDef {
-            name: "check_availability",
-            description: "List the free appointment start times on a date.",
-            parameters: json!({
-                "type": "object",
-                "properties": {
-                    "date": {"type": "string", "description": "The day, YYYY-MM-DD"},
-                    "duration_minutes": {"type": "integer", "description": "Appointment length; default is the business's usual length"}
-                },
-                "required": ["date"]
-            }),
-        },
-        ToolDef {
-            name: "book_appointment",
-            description: "Book an appointment. Confirm the time and name with the caller first.",
-            parameters: json!({
-                "type": "object",
-                "properties": {
-                    "start": {"type": "string", "description": local_time},
-                    "name": {"type": "string", "description": "The caller's name"},
-                    "duration_minutes": {"type": "integer"},
-                    "email": {"type": "string"},
-                    "phone": {"type": "string", "description": "Defaults to the number the caller is calling from"},
-                    "reason": {"type": "string", "description": "What the appointment is for"}
-                },
-                "required": ["start", "name"]
-            }),
-        },
-        ToolDef {
-            name: "find_appointments",
-            description: "Find upcoming appointments by phone number or name. Without arguments, finds the caller's own.",
-            parameters: json!({
-                "type": "object",
-                "properties": {
-                    "phone": {"type": "string"},
-                    "name": {"type": "string"}
-                }
-            }),
-        },
-        ToolDef {
-            name: "reschedule_appointment",
-            description: "Move one of the caller's appointments (identified by its id or its current start) to a new time.",
-            parameters: json!({
-                "type": "object",
-                "properties": {
-                    "appointment_id": {"type": "string"},
-                    "start": {"type": "string", "description": format!("The appointment's current start. {local_time}")},
-                    "new_start": {"type": "string", "description": local_time}
-                },
-                "required": ["new_start"]
-            }),
-        },
-        ToolDef {
-            name: "cancel_appointment",
-            description: "Cancel one of the caller's appointments (identified by its id or its start).",
-            parameters: json!({
-                "type": "object",
-                "properties": {
-                    "appointment_id": {"type": "string"},
-                    "start": {"type": "string", "description": local_time},
-                    "reason": {"type": "string"}
-                }
-            }),
-        },
-        ToolDef {
-            name: "end_call",
-            description: "End the call after saying goodbye.",
-            parameters: json!({
-                "type": "object",
-                "properties": {"reason": {"type": "string"}}
-            }),
-        },
-    ]
-}
-
-/// Who is calling and when.
-#[derive(Debug, Clone)]
+/// Who is calling and when: everything the envelope acts for.
+#[derive(Clone)]
 pub struct ToolContext {
-    /// The caller's number.
-    pub caller: Option<String>,
+    /// The call.
+    pub call_sid: CallSid,
+    /// Who is on the line.
+    pub caller: CallerIdentity,
     /// Now.
     pub now: DateTime<Utc>,
+    /// Where tool calls are recorded and side effects counted.
+    pub sessions: Arc<SessionStore>,
 }
 
-/// A tool's result.
+/// Why a tool call did not do what it was asked; the text is for the model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ToolError {
+    /// The arguments were refused; the tool did not run.
+    #[error("{0}")]
+    Arguments(#[from] ArgError),
+    /// The caller's number is withheld, so they have no appointments to find.
+    #[error(
+        "the caller's number is withheld, so no existing appointment can be found, moved or \
+         cancelled on this call; they can book a new one, or you can take a message"
+    )]
+    Withheld,
+    /// No appointment booked from the caller's number matches.
+    #[error("{0}")]
+    NotYours(String),
+    /// A side-effect limit was reached.
+    #[error("{0}")]
+    Limit(String),
+    /// The calendar failed.
+    #[error(
+        "the calendar is unavailable right now; apologise and offer to take a message or call back"
+    )]
+    CalendarUnavailable,
+}
+
+/// What a tool call came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Done {
+    /// `check_availability`: the free starts, or why the day is closed.
+    Availability {
+        /// The day asked about.
+        date: NaiveDate,
+        /// Free local start times, or why none can be had that day.
+        free: Result<Vec<NaiveDateTime>, Refusal>,
+    },
+    /// Booked.
+    Booked(Appointment),
+    /// Moved from a local start.
+    Moved {
+        /// Where it was.
+        from: NaiveDateTime,
+        /// Where it is now.
+        to: Appointment,
+    },
+    /// Cancelled.
+    Cancelled(Appointment),
+    /// The caller's own upcoming appointments.
+    Found(Vec<Appointment>),
+    /// The time cannot be had; the nearest free times instead.
+    Refused {
+        /// The local time asked for.
+        requested: NaiveDateTime,
+        /// Why.
+        refusal: Refusal,
+        /// Nearest free local times.
+        alternatives: Vec<NaiveDateTime>,
+    },
+    /// `end_call`.
+    Ending,
+    /// Nothing happened, for this reason.
+    Failed(ToolError),
+}
+
+impl Done {
+    /// What it changed in the calendar.
+    pub fn effect(&self) -> Option<Effect> {
+        match self {
+            Self::Booked(_) => Some(Effect::Booked),
+            Self::Moved { .. } => Some(Effect::Moved),
+            Self::Cancelled(_) => Some(Effect::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// A tool call's result as a model gets it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolResult {
     /// The structured result, sent back to the model.
@@ -134,57 +156,18 @@ pub struct ToolResult {
     pub end_call: bool,
 }
 
-impl ToolResult {
-    fn of(value: Value) -> Self {
-        Self {
-            value,
-            end_call: false,
-        }
-    }
+/// Ids for calls made without one (typed calls, models that send none).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-    fn error(message: impl Into<String>) -> Self {
-        Self::of(json!({ "error": message.into() }))
-    }
+/// A fresh tool-call id.
+pub fn new_call_id() -> String {
+    format!("call_fd{}", NEXT_ID.fetch_add(1, Ordering::Relaxed))
 }
 
-/// `2026-11-24T14:00`.
-pub fn format_local(t: NaiveDateTime) -> String {
-    t.format("%Y-%m-%dT%H:%M").to_string()
-}
-
-/// Parses `YYYY-MM-DDTHH:MM` (seconds and a space instead of `T` tolerated).
-pub fn parse_local(raw: &str) -> Option<NaiveDateTime> {
-    let raw = raw.trim();
-    [
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%d %H:%M:%S",
-    ]
-    .iter()
-    .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
-}
-
-/// The calendar tools over the scheduling rules.
+/// The calendar tools inside the safety envelope.
 #[derive(Clone)]
 pub struct Tools {
-    /// The rules and the calendar.
-    pub scheduler: Scheduler,
-}
-
-/// What a reschedule or cancel was aimed at.
-pub enum Target {
-    /// An id the caller gave.
-    Id(String),
-    /// The current start of one of the caller's appointments.
-    Start(NaiveDateTime),
-}
-
-fn unavailable(e: &CalendarError) -> ToolResult {
-    tracing::warn!(error = %e, "calendar failed during a tool call");
-    ToolResult::error(
-        "The calendar is unavailable right now. Apologise and offer to take a message or call back.",
-    )
+    scheduler: Scheduler,
 }
 
 impl Tools {
@@ -193,267 +176,384 @@ impl Tools {
         Self { scheduler }
     }
 
-    fn spoken(&self, t: NaiveDateTime) -> String {
+    /// The scheduling rules, for planning (free times, the business's
+    /// days and hours). Anything that reads or changes a caller's
+    /// appointments goes through [`Self::call`] or [`Self::dispatch`].
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    /// Runs a tool call as a model sent it: the tool's name and the
+    /// arguments' JSON text. `id` is the model's id for the call.
+    pub async fn dispatch(
+        &self,
+        ctx: &ToolContext,
+        id: &str,
+        name: &str,
+        arguments: &str,
+    ) -> ToolResult {
+        let request = args::parse(name, arguments, self.example_start(ctx.now));
+        let (done, value) = self
+            .run(
+                ctx,
+                id.to_owned(),
+                name.to_owned(),
+                arguments.to_owned(),
+                request,
+            )
+            .await;
+        ToolResult {
+            value,
+            end_call: done == Done::Ending,
+        }
+    }
+
+    /// Runs a typed tool call (the built-in agent's way in).
+    pub async fn call(&self, ctx: &ToolContext, request: Request) -> Done {
+        let (name, arguments) = (request.name().to_owned(), request.arguments());
+        self.run(ctx, new_call_id(), name, arguments, Ok(request))
+            .await
+            .0
+    }
+
+    /// The one path every call takes: check, limit, act, record.
+    async fn run(
+        &self,
+        ctx: &ToolContext,
+        id: String,
+        name: String,
+        arguments: String,
+        request: Result<Request, ArgError>,
+    ) -> (Done, Value) {
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => {
+                let done = Done::Failed(e.into());
+                let value = self.to_json(&done);
+                record(ctx, id, name, arguments, &value, None);
+                return (done, value);
+            }
+        };
+        if !request.has_side_effect() {
+            let done = self.act(ctx, request).await;
+            let value = self.to_json(&done);
+            record(ctx, id, name, arguments, &value, None);
+            return (done, value);
+        }
+        // A side effect finishes and is recorded even if this turn is
+        // abandoned while it runs.
+        let (tools, task_ctx) = (self.clone(), ctx.clone());
+        let task = tokio::spawn(async move {
+            let done = match tools.allowance(&task_ctx, &request) {
+                Some(refusal) => Done::Failed(refusal),
+                None => tools.act(&task_ctx, request).await,
+            };
+            let value = tools.to_json(&done);
+            record(&task_ctx, id, name, arguments, &value, done.effect());
+            (done, value)
+        });
+        task.await.unwrap_or_else(|e| {
+            tracing::error!(call_sid = %ctx.call_sid, error = %e, "a tool task failed");
+            let done = Done::Failed(ToolError::CalendarUnavailable);
+            let value = self.to_json(&done);
+            (done, value)
+        })
+    }
+
+    /// Whether the call may make this change now; the refusal if not.
+    fn allowance(&self, ctx: &ToolContext, request: &Request) -> Option<ToolError> {
+        let used = ctx.sessions.effects(&ctx.call_sid);
+        refuse_over_limit(&used, request)
+    }
+
+    /// Does what was asked, for the caller on the line.
+    async fn act(&self, ctx: &ToolContext, request: Request) -> Done {
+        let s = &self.scheduler;
+        let result = match request {
+            Request::CheckAvailability { date, minutes } => {
+                self.availability(date, minutes, ctx.now).await
+            }
+            Request::Book {
+                start,
+                name,
+                minutes,
+                email,
+                phone,
+                reason,
+            } => {
+                // The booking belongs to the number on the line; a number
+                // the caller gave by voice is kept as a callback note.
+                let own = ctx.caller.phone();
+                let callback = phone.filter(|p| Some(p.as_str()) != own);
+                let reason = match (reason, callback) {
+                    (r, None) => r,
+                    (None, Some(p)) => Some(format!("callback number {p}")),
+                    (Some(r), Some(p)) => Some(format!("{r}; callback number {p}")),
+                };
+                let details = Details {
+                    name,
+                    phone: own.map(str::to_owned),
+                    email,
+                    reason,
+                };
+                s.book(start, minutes, details, ctx.now)
+                    .await
+                    .map(|o| outcome(o, start, Done::Booked))
+            }
+            Request::Find { name } => Ok(match self.mine(ctx).await {
+                Ok(mine) => {
+                    let name = name.map(|n| n.to_lowercase());
+                    Done::Found(
+                        mine.into_iter()
+                            .filter(|a| {
+                                name.as_ref()
+                                    .is_none_or(|n| a.name.to_lowercase().contains(n.as_str()))
+                            })
+                            .collect(),
+                    )
+                }
+                Err(done) => done,
+            }),
+            Request::Reschedule { target, new_start } => match self.resolve(ctx, &target).await {
+                Ok(current) => {
+                    let from = s.to_local(current.start);
+                    s.reschedule(&current.id, new_start, ctx.now)
+                        .await
+                        .map(|o| outcome(o, new_start, |to| Done::Moved { from, to }))
+                }
+                Err(done) => Ok(done),
+            },
+            Request::Cancel { target, .. } => match self.resolve(ctx, &target).await {
+                Ok(current) => s.calendar().cancel(&current.id).await.map(Done::Cancelled),
+                Err(done) => Ok(done),
+            },
+            Request::EndCall { .. } => Ok(Done::Ending),
+        };
+        result.unwrap_or_else(|e| match e {
+            CalendarError::NotFound => Done::Failed(ToolError::NotYours(
+                "that appointment no longer exists; it may have been cancelled already".into(),
+            )),
+            e => {
+                tracing::warn!(call_sid = %ctx.call_sid, error = %e, "calendar failed during a tool call");
+                Done::Failed(ToolError::CalendarUnavailable)
+            }
+        })
+    }
+
+    async fn availability(
+        &self,
+        date: NaiveDate,
+        minutes: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> Result<Done, CalendarError> {
+        let s = &self.scheduler;
+        let closed = if date < s.today(now) {
+            Some(Refusal::InPast)
+        } else if date > s.last_bookable_day(now) {
+            Some(Refusal::TooFarAhead)
+        } else if !s.is_open_on(date) {
+            Some(Refusal::Weekend)
+        } else {
+            None
+        };
+        let free = match closed {
+            Some(refusal) => Err(refusal),
+            None => Ok(s
+                .free_slots(date, minutes.unwrap_or(s.default_minutes), now)
+                .await?),
+        };
+        Ok(Done::Availability { date, free })
+    }
+
+    /// The caller's own upcoming appointments, or why there are none to see.
+    async fn mine(&self, ctx: &ToolContext) -> Result<Vec<Appointment>, Done> {
+        let Some(number) = ctx.caller.number() else {
+            return Err(Done::Failed(ToolError::Withheld));
+        };
+        self.scheduler
+            .booked_from(number, ctx.now)
+            .await
+            .map_err(|e| {
+                tracing::warn!(call_sid = %ctx.call_sid, error = %e, "calendar failed during a tool call");
+                Done::Failed(ToolError::CalendarUnavailable)
+            })
+    }
+
+    /// One of the caller's own appointments, or why there is none.
+    async fn resolve(&self, ctx: &ToolContext, target: &Target) -> Result<Appointment, Done> {
+        let mine = self.mine(ctx).await?;
+        let found = match target {
+            Target::Id { appointment_id } => mine.into_iter().find(|a| &a.id == appointment_id),
+            Target::Start { start } => mine
+                .into_iter()
+                .find(|a| self.scheduler.to_local(a.start) == *start),
+        };
+        found.ok_or_else(|| {
+            Done::Failed(ToolError::NotYours(match target {
+                Target::Id { .. } => "no upcoming appointment with that id was booked from the \
+                                      caller's number; use find_appointments to see theirs"
+                    .into(),
+                Target::Start { start } => format!(
+                    "no upcoming appointment booked from the caller's number starts at {}; \
+                     use find_appointments to see theirs",
+                    format_local(*start)
+                ),
+            }))
+        })
+    }
+
+    /// A valid future start to show in error messages: the next open day,
+    /// an hour after opening.
+    fn example_start(&self, now: DateTime<Utc>) -> NaiveDateTime {
+        let s = &self.scheduler;
+        let mut day = s.today(now) + Duration::days(1);
+        while !s.is_open_on(day) {
+            day += Duration::days(1);
+        }
+        let opening = day.and_time(s.first_slot());
+        let later = opening + Duration::hours(1);
+        if later.time() < s.closes {
+            later
+        } else {
+            opening
+        }
+    }
+
+    fn spoken(t: NaiveDateTime) -> String {
         speech::date_time(t.date(), t.time())
     }
 
-    /// An appointment as the model sees it.
-    pub fn describe(&self, a: &Appointment) -> Value {
+    /// An appointment as the model sees it (the caller's own only).
+    fn describe(&self, a: &Appointment) -> Value {
         let start = self.scheduler.to_local(a.start);
         json!({
             "appointment_id": a.id,
             "start": format_local(start),
             "end": format_local(self.scheduler.to_local(a.end)),
-            "spoken": self.spoken(start),
+            "spoken": Self::spoken(start),
             "name": a.name,
             "reason": a.reason,
         })
     }
 
-    fn refusal(
-        &self,
-        wanted: NaiveDateTime,
-        refusal: &Refusal,
-        alternatives: &[NaiveDateTime],
-    ) -> Value {
-        json!({
-            "ok": false,
-            "requested": format_local(wanted),
-            "reason": refusal.explain(),
-            "alternatives": alternatives.iter().map(|t| format_local(*t)).collect::<Vec<_>>(),
-            "alternatives_spoken": alternatives.iter().map(|t| self.spoken(*t)).collect::<Vec<_>>(),
-        })
-    }
-
-    /// Runs a tool by name with JSON arguments, as an LLM calls it.
-    pub async fn dispatch(&self, name: &str, args: &Value, ctx: &ToolContext) -> ToolResult {
-        let text = |k: &str| {
-            args.get(k)
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-        };
-        let minutes = args
-            .get("duration_minutes")
-            .and_then(Value::as_u64)
-            .map(|m| m.clamp(5, 480) as u32);
-        match name {
-            "check_availability" => {
-                let Some(date) =
-                    text("date").and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                else {
-                    return ToolResult::error("date must look like 2026-11-24");
-                };
-                self.check_availability(date, minutes, ctx).await
-            }
-            "book_appointment" => {
-                let Some(start) = text("start").and_then(parse_local) else {
-                    return ToolResult::error("start must look like 2026-11-24T14:00");
-                };
-                let Some(name) = text("name") else {
-                    return ToolResult::error("ask the caller for their name first");
-                };
-                let details = Details {
-                    name: name.to_owned(),
-                    phone: text("phone")
-                        .map(str::to_owned)
-                        .or_else(|| ctx.caller.clone()),
-                    email: text("email").map(str::to_owned),
-                    reason: text("reason").map(str::to_owned),
-                };
-                self.book(start, minutes, details, ctx).await
-            }
-            "find_appointments" => {
-                let phone = text("phone").map(str::to_owned);
-                let name = text("name");
-                let phone = if phone.is_none() && name.is_none() {
-                    ctx.caller.clone()
-                } else {
-                    phone
-                };
-                self.find(phone.as_deref(), name, ctx).await
-            }
-            "reschedule_appointment" | "cancel_appointment" => {
-                let target = match (text("appointment_id"), text("start")) {
-                    (Some(id), _) => Target::Id(id.to_owned()),
-                    (None, Some(s)) => match parse_local(s) {
-                        Some(t) => Target::Start(t),
-                        None => return ToolResult::error("start must look like 2026-11-24T14:00"),
-                    },
-                    (None, None) => {
-                        return ToolResult::error("give appointment_id or the appointment's start");
-                    }
-                };
-                if name == "cancel_appointment" {
-                    return self.cancel(target, ctx).await;
-                }
-                let Some(new_start) = text("new_start").and_then(parse_local) else {
-                    return ToolResult::error("new_start must look like 2026-11-24T14:00");
-                };
-                self.reschedule(target, new_start, ctx).await
-            }
-            "end_call" => ToolResult {
-                value: json!({ "ok": true }),
-                end_call: true,
+    /// The result as the model gets it.
+    fn to_json(&self, done: &Done) -> Value {
+        match done {
+            Done::Availability { date, free } => match free {
+                Ok(free) => json!({
+                    "date": date.to_string(),
+                    "day": speech::date(*date),
+                    "open": true,
+                    "free": free.iter().map(|t| t.format("%H:%M").to_string()).collect::<Vec<_>>(),
+                    "free_spoken": free.iter().map(|t| speech::time(t.time())).collect::<Vec<_>>(),
+                }),
+                Err(refusal) => json!({
+                    "date": date.to_string(), "open": false, "reason": refusal.explain(), "free": []
+                }),
             },
-            other => ToolResult::error(format!("there is no tool called {other}")),
-        }
-    }
-
-    /// `check_availability`.
-    pub async fn check_availability(
-        &self,
-        date: NaiveDate,
-        minutes: Option<u32>,
-        ctx: &ToolContext,
-    ) -> ToolResult {
-        let s = &self.scheduler;
-        if date < s.today(ctx.now) {
-            return ToolResult::of(
-                json!({ "date": date.to_string(), "open": false, "reason": "that day has passed", "free": [] }),
-            );
-        }
-        if !s.is_open_on(date) {
-            return ToolResult::of(
-                json!({ "date": date.to_string(), "open": false, "reason": Refusal::Weekend.explain(), "free": [] }),
-            );
-        }
-        match s
-            .free_slots(date, minutes.unwrap_or(s.default_minutes), ctx.now)
-            .await
-        {
-            Ok(free) => ToolResult::of(json!({
-                "date": date.to_string(),
-                "day": speech::date(date),
-                "open": true,
-                "free": free.iter().map(|t| t.format("%H:%M").to_string()).collect::<Vec<_>>(),
-                "free_spoken": free.iter().map(|t| speech::time(t.time())).collect::<Vec<_>>(),
-            })),
-            Err(e) => unavailable(&e),
-        }
-    }
-
-    /// `book_appointment`.
-    pub async fn book(
-        &self,
-        start: NaiveDateTime,
-        minutes: Option<u32>,
-        details: Details,
-        ctx: &ToolContext,
-    ) -> ToolResult {
-        match self.scheduler.book(start, minutes, details, ctx.now).await {
-            Ok(Outcome::Done(a)) => {
-                let mut v = self.describe(&a);
-                v["ok"] = json!(true);
-                v["booked"] = json!(true);
-                ToolResult::of(v)
+            Done::Booked(a) => self.with(a, json!({"ok": true, "booked": true})),
+            Done::Moved { from, to } => {
+                self.with(to, json!({"ok": true, "moved_from": format_local(*from)}))
             }
-            Ok(Outcome::Refused {
-                refusal,
-                alternatives,
-            }) => ToolResult::of(self.refusal(start, &refusal, &alternatives)),
-            Err(e) => unavailable(&e),
-        }
-    }
-
-    /// `find_appointments`.
-    pub async fn find(
-        &self,
-        phone: Option<&str>,
-        name: Option<&str>,
-        ctx: &ToolContext,
-    ) -> ToolResult {
-        match self.scheduler.find(phone, name, ctx.now).await {
-            Ok(found) => ToolResult::of(json!({
+            Done::Cancelled(a) => self.with(a, json!({"ok": true, "cancelled": true})),
+            Done::Found(found) => json!({
                 "appointments": found.iter().map(|a| self.describe(a)).collect::<Vec<_>>()
-            })),
-            Err(e) => unavailable(&e),
-        }
-    }
-
-    /// Resolves a target to one of the caller's appointments.
-    pub async fn resolve(
-        &self,
-        target: &Target,
-        ctx: &ToolContext,
-    ) -> Result<Appointment, ToolResult> {
-        match target {
-            Target::Id(id) => match self.scheduler.calendar().get(id).await {
-                Ok(Some(a)) => Ok(a),
-                Ok(None) => Err(ToolResult::error(format!("there is no appointment {id}"))),
-                Err(e) => Err(unavailable(&e)),
-            },
-            Target::Start(start) => {
-                let Some(caller) = ctx.caller.as_deref().filter(|c| !digits(c).is_empty()) else {
-                    return Err(ToolResult::error(
-                        "the caller's number is unknown: ask for the appointment id",
-                    ));
-                };
-                let mine = self
-                    .scheduler
-                    .find(Some(caller), None, ctx.now)
-                    .await
-                    .map_err(|e| unavailable(&e))?;
-                mine.into_iter()
-                    .find(|a| self.scheduler.to_local(a.start) == *start)
-                    .ok_or_else(|| {
-                        ToolResult::error(format!(
-                            "no appointment booked from the caller's number starts at {}",
-                            format_local(*start)
-                        ))
-                    })
-            }
-        }
-    }
-
-    /// `reschedule_appointment`.
-    pub async fn reschedule(
-        &self,
-        target: Target,
-        new_start: NaiveDateTime,
-        ctx: &ToolContext,
-    ) -> ToolResult {
-        let current = match self.resolve(&target, ctx).await {
-            Ok(a) => a,
-            Err(r) => return r,
-        };
-        match self
-            .scheduler
-            .reschedule(&current.id, new_start, ctx.now)
-            .await
-        {
-            Ok(Outcome::Done(a)) => {
-                let mut v = self.describe(&a);
-                v["ok"] = json!(true);
-                v["moved_from"] = json!(format_local(self.scheduler.to_local(current.start)));
-                ToolResult::of(v)
-            }
-            Ok(Outcome::Refused {
+            }),
+            Done::Refused {
+                requested,
                 refusal,
                 alternatives,
-            }) => ToolResult::of(self.refusal(new_start, &refusal, &alternatives)),
-            Err(CalendarError::NotFound) => ToolResult::error("that appointment no longer exists"),
-            Err(e) => unavailable(&e),
+            } => json!({
+                "ok": false,
+                "requested": format_local(*requested),
+                "reason": refusal.explain(),
+                "alternatives": alternatives.iter().map(|t| format_local(*t)).collect::<Vec<_>>(),
+                "alternatives_spoken": alternatives.iter().map(|t| Self::spoken(*t)).collect::<Vec<_>>(),
+            }),
+            Done::Ending => json!({ "ok": true }),
+            Done::Failed(e) => json!({ "ok": false, "error": e.to_string() }),
         }
     }
 
-    /// `cancel_appointment`.
-    pub async fn cancel(&self, target: Target, ctx: &ToolContext) -> ToolResult {
-        let current = match self.resolve(&target, ctx).await {
-            Ok(a) => a,
-            Err(r) => return r,
-        };
-        match self.scheduler.calendar().cancel(&current.id).await {
-            Ok(a) => {
-                let mut v = self.describe(&a);
-                v["ok"] = json!(true);
-                v["cancelled"] = json!(true);
-                ToolResult::of(v)
-            }
-            Err(CalendarError::NotFound) => ToolResult::error("that appointment no longer exists"),
-            Err(e) => unavailable(&e),
+    fn with(&self, a: &Appointment, extra: Value) -> Value {
+        let mut v = self.describe(a);
+        if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
+            v.extend(extra);
         }
+        v
     }
+}
+
+/// A booking or move outcome as a [`Done`].
+fn outcome(o: Outcome, requested: NaiveDateTime, done: impl FnOnce(Appointment) -> Done) -> Done {
+    match o {
+        Outcome::Done(a) => done(a),
+        Outcome::Refused {
+            refusal,
+            alternatives,
+        } => Done::Refused {
+            requested,
+            refusal,
+            alternatives,
+        },
+    }
+}
+
+/// The limit a change would break, given what the call has done.
+fn refuse_over_limit(used: &EffectCounts, request: &Request) -> Option<ToolError> {
+    let (turn, call, turn_max, call_max, what) = match request {
+        Request::Book { .. } => (
+            used.turn_bookings,
+            used.call_bookings,
+            BOOKINGS_PER_TURN,
+            BOOKINGS_PER_CALL,
+            "booking",
+        ),
+        Request::Reschedule { .. } | Request::Cancel { .. } => (
+            used.turn_changes,
+            used.call_changes,
+            CHANGES_PER_TURN,
+            CHANGES_PER_CALL,
+            "change to an existing appointment",
+        ),
+        _ => return None,
+    };
+    if call >= call_max {
+        return Some(ToolError::Limit(format!(
+            "this call has reached its limit ({call_max}) for this kind of change; nothing was \
+             done: tell the caller and offer to take a message for the business"
+        )));
+    }
+    if turn >= turn_max {
+        return Some(ToolError::Limit(format!(
+            "only one {what} per caller turn; nothing was done: tell the caller what was done \
+             and confirm the next one with them before asking again"
+        )));
+    }
+    None
+}
+
+/// Writes a call that ran into the transcript.
+fn record(
+    ctx: &ToolContext,
+    id: String,
+    name: String,
+    arguments: String,
+    result: &Value,
+    effect: Option<Effect>,
+) {
+    let result = RawValue::from_string(result.to_string())
+        .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("valid JSON"));
+    ctx.sessions.record_tool(
+        &ctx.call_sid,
+        ToolCall {
+            id,
+            name,
+            arguments,
+            result,
+            effect,
+        },
+    );
 }
 
 #[cfg(test)]
@@ -461,16 +561,71 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::{
+        session::{Archive, Role},
+        twilio::webhook::{CallDetails, Direction},
+    };
 
-    fn tools(dir: &std::path::Path) -> Tools {
-        Tools::new(crate::calendar::tests::scheduler("America/New_York", dir))
+    const ME: &str = "+14155550100";
+    const OTHER: &str = "+14155550111";
+
+    struct Bench {
+        tools: Tools,
+        sessions: Arc<SessionStore>,
+        _dir: tempfile::TempDir,
     }
 
-    fn ctx(caller: &str) -> ToolContext {
-        ToolContext {
-            caller: Some(caller.into()),
-            // Monday 2026-11-23, 8 AM in New York.
-            now: Utc.with_ymd_and_hms(2026, 11, 23, 13, 0, 0).unwrap(),
+    fn bench() -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let tools = Tools::new(crate::calendar::tests::scheduler(
+            "America/New_York",
+            dir.path(),
+        ));
+        let sessions = Arc::new(SessionStore::new(Archive::open(dir.path()).unwrap()));
+        Bench {
+            tools,
+            sessions,
+            _dir: dir,
+        }
+    }
+
+    impl Bench {
+        /// A live call from `from`, as Twilio would send it.
+        fn call(&self, n: u32, from: Option<&str>) -> ToolContext {
+            let call_sid = CallSid::parse(&format!("CA{n:032x}")).unwrap();
+            let details = CallDetails {
+                from: from.map(str::to_owned),
+                ..CallDetails::default()
+            };
+            self.sessions.begin(&call_sid, Direction::Inbound, &details);
+            ToolContext {
+                caller: self.sessions.caller(&call_sid),
+                call_sid,
+                // Monday 2026-11-23, 8 AM in New York.
+                now: Utc.with_ymd_and_hms(2026, 11, 23, 13, 0, 0).unwrap(),
+                sessions: Arc::clone(&self.sessions),
+            }
+        }
+
+        fn caller_says(&self, ctx: &ToolContext, words: &str) {
+            self.sessions.record(&ctx.call_sid, Role::User, words, None);
+        }
+
+        async fn run(&self, ctx: &ToolContext, name: &str, args: Value) -> Value {
+            self.tools
+                .dispatch(ctx, &new_call_id(), name, &args.to_string())
+                .await
+                .value
+        }
+
+        fn tool_entries(&self, ctx: &ToolContext) -> Vec<Arc<ToolCall>> {
+            self.sessions
+                .snapshot(&ctx.call_sid)
+                .unwrap()
+                .conversation_history
+                .iter()
+                .filter_map(|t| t.tool.clone())
+                .collect()
         }
     }
 
@@ -486,106 +641,288 @@ mod tests {
 
     #[tokio::test]
     async fn check_book_find_reschedule_cancel_through_the_dispatcher() {
-        let dir = tempfile::tempdir().unwrap();
-        let t = tools(dir.path());
-        let me = ctx("+14155550100");
-        let free = t
-            .dispatch("check_availability", &json!({"date": "2026-11-24"}), &me)
+        let b = bench();
+        let me = b.call(1, Some(ME));
+        b.caller_says(&me, "what's free tomorrow?");
+        let free = b
+            .run(&me, "check_availability", json!({"date": "2026-11-24"}))
             .await;
-        assert_eq!(free.value["free"][0], "09:00");
-        assert_eq!(free.value["free"].as_array().unwrap().len(), 16);
+        assert_eq!(free["free"][0], "09:00");
+        assert_eq!(free["free"].as_array().unwrap().len(), 16);
 
-        let booked = t
-            .dispatch(
-                "book_appointment",
-                &json!({"start": "2026-11-24T15:00", "name": "Ada Lovelace"}),
+        b.caller_says(&me, "book 3 pm, Ada Lovelace");
+        let booked = b
+            .run(
                 &me,
-            )
-            .await;
-        assert_eq!(booked.value["ok"], true, "{}", booked.value);
-        assert_eq!(booked.value["spoken"], "Tuesday, November 24th at 3 PM");
-        let id = booked.value["appointment_id"].as_str().unwrap().to_owned();
-
-        let taken = t
-            .dispatch(
                 "book_appointment",
-                &json!({"start": "2026-11-24T15:00", "name": "Bob"}),
-                &ctx("+14155550111"),
+                json!({"start": "2026-11-24T15:00", "name": "Ada Lovelace"}),
             )
             .await;
-        assert_eq!(taken.value["ok"], false);
-        assert_eq!(taken.value["reason"], "that time is already taken");
-        assert_eq!(
-            taken.value["alternatives"],
-            json!(["2026-11-24T14:00", "2026-11-24T14:30", "2026-11-24T15:30"])
-        );
+        assert_eq!(booked["ok"], true, "{booked}");
+        assert_eq!(booked["spoken"], "Tuesday, November 24th at 3 PM");
+        let id = booked["appointment_id"].as_str().unwrap().to_owned();
 
-        let found = t.dispatch("find_appointments", &json!({}), &me).await;
-        assert_eq!(
-            found.value["appointments"][0]["appointment_id"],
-            id.as_str()
-        );
+        let found = b.run(&me, "find_appointments", json!({})).await;
+        assert_eq!(found["appointments"][0]["appointment_id"], id.as_str());
 
-        // Someone else cannot move it by its time, only the owner (or by id).
-        let stranger = t
-            .dispatch(
-                "reschedule_appointment",
-                &json!({"start": "2026-11-24T15:00", "new_start": "2026-11-24T16:00"}),
-                &ctx("+14155550111"),
-            )
-            .await;
-        assert!(
-            stranger.value["error"]
-                .as_str()
-                .unwrap()
-                .contains("no appointment")
-        );
-        let moved = t
-            .dispatch(
-                "reschedule_appointment",
-                &json!({"start": "2026-11-24T15:00", "new_start": "2026-11-24T16:00"}),
+        b.caller_says(&me, "move it to 4");
+        let moved = b
+            .run(
                 &me,
+                "reschedule_appointment",
+                json!({"start": "2026-11-24T15:00", "new_start": "2026-11-24T16:00"}),
             )
             .await;
-        assert_eq!(moved.value["start"], "2026-11-24T16:00", "{}", moved.value);
-        assert_eq!(moved.value["moved_from"], "2026-11-24T15:00");
+        assert_eq!(moved["start"], "2026-11-24T16:00", "{moved}");
+        assert_eq!(moved["moved_from"], "2026-11-24T15:00");
 
-        let cancelled = t
-            .dispatch(
-                "cancel_appointment",
-                &json!({"appointment_id": id}),
-                &ctx("+10000000000"),
-            )
+        b.caller_says(&me, "actually cancel it");
+        let cancelled = b
+            .run(&me, "cancel_appointment", json!({"appointment_id": id}))
             .await;
-        assert_eq!(cancelled.value["cancelled"], true);
-        let found = t.dispatch("find_appointments", &json!({}), &me).await;
-        assert_eq!(found.value["appointments"], json!([]));
+        assert_eq!(cancelled["cancelled"], true, "{cancelled}");
+        let found = b.run(&me, "find_appointments", json!({})).await;
+        assert_eq!(found["appointments"], json!([]));
+
+        // Every call is in the transcript, typed, with its effect.
+        let effects: Vec<Option<Effect>> = b.tool_entries(&me).iter().map(|t| t.effect).collect();
+        assert_eq!(
+            effects,
+            [
+                None,
+                Some(Effect::Booked),
+                None,
+                Some(Effect::Moved),
+                Some(Effect::Cancelled),
+                None
+            ]
+        );
     }
 
     #[tokio::test]
-    async fn bad_arguments_and_unknown_tools_are_results_not_panics() {
-        let dir = tempfile::tempdir().unwrap();
-        let t = tools(dir.path());
-        let me = ctx("+14155550100");
+    async fn another_callers_appointment_cannot_be_seen_moved_or_cancelled_by_id_name_or_start() {
+        let b = bench();
+        let owner = b.call(1, Some(ME));
+        let booked = b
+            .run(
+                &owner,
+                "book_appointment",
+                json!({"start": "2026-11-24T15:00", "name": "Ada Lovelace", "reason": "root canal"}),
+            )
+            .await;
+        let id = booked["appointment_id"].as_str().unwrap().to_owned();
+
+        let stranger = b.call(2, Some(OTHER));
         for (name, args) in [
-            ("check_availability", json!({"date": "tomorrow"})),
-            ("book_appointment", json!({"start": "2026-11-24T15:00"})),
-            ("book_appointment", json!({"start": 5, "name": "x"})),
-            ("cancel_appointment", json!({})),
+            ("find_appointments", json!({"name": "a"})),
+            ("find_appointments", json!({"phone": ME})),
+            (
+                "find_appointments",
+                json!({"name": "Ada Lovelace", "phone": ME}),
+            ),
             (
                 "reschedule_appointment",
-                json!({"appointment_id": "nope", "new_start": "2026-11-24T15:00"}),
+                json!({"appointment_id": id, "new_start": "2026-11-24T16:00"}),
             ),
-            ("launch_rockets", json!({})),
+            (
+                "reschedule_appointment",
+                json!({"start": "2026-11-24T15:00", "new_start": "2026-11-24T16:00"}),
+            ),
+            ("cancel_appointment", json!({"appointment_id": id})),
+            ("cancel_appointment", json!({"start": "2026-11-24T15:00"})),
         ] {
-            let r = t.dispatch(name, &args, &me).await;
+            b.caller_says(&stranger, "next");
+            let result = b.run(&stranger, name, args.clone()).await.to_string();
+            for secret in ["Ada", "root canal", ME, &id] {
+                assert!(
+                    !result.contains(secret),
+                    "{name} {args} leaked {secret:?}: {result}"
+                );
+            }
+        }
+        // Still there, unchanged.
+        let found = b.run(&owner, "find_appointments", json!({})).await;
+        assert_eq!(found["appointments"][0]["start"], "2026-11-24T15:00");
+    }
+
+    #[tokio::test]
+    async fn withheld_callers_have_no_appointments_but_can_book() {
+        let b = bench();
+        let owner = b.call(1, Some(ME));
+        b.run(
+            &owner,
+            "book_appointment",
+            json!({"start": "2026-11-24T15:00", "name": "Ada Lovelace"}),
+        )
+        .await;
+        for (n, from) in [
+            Some("Anonymous"),
+            Some("Restricted"),
+            Some("Unavailable"),
+            Some("+266696687"),
+            Some("client:alice"),
+            Some("sip:alice@example.com"),
+            Some(""),
+            None,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let ctx = b.call(10 + n as u32, from);
+            assert_eq!(ctx.caller, CallerIdentity::Withheld, "{from:?}");
+            let found = b.run(&ctx, "find_appointments", json!({})).await;
+            assert!(found["appointments"].is_null(), "{from:?}: {found}");
+            assert!(found["error"].as_str().unwrap().contains("withheld"));
+            let cancel = b
+                .run(
+                    &ctx,
+                    "cancel_appointment",
+                    json!({"start": "2026-11-24T15:00"}),
+                )
+                .await;
+            assert!(!cancel.to_string().contains("Ada"), "{cancel}");
+            assert_eq!(cancel["ok"], false);
+        }
+        let anon = b.call(30, Some("Anonymous"));
+        let booked = b
+            .run(
+                &anon,
+                "book_appointment",
+                json!({"start": "2026-11-25T10:00", "name": "Grace Hopper", "phone": ME}),
+            )
+            .await;
+        assert_eq!(booked["ok"], true, "{booked}");
+        // A number given by voice does not make the booking someone else's.
+        let found = b.run(&owner, "find_appointments", json!({})).await;
+        assert_eq!(found["appointments"].as_array().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn side_effects_are_limited_per_turn_and_per_call() {
+        let b = bench();
+        let me = b.call(1, Some(ME));
+        b.caller_says(&me, "book me everything");
+        let mut ok = 0;
+        for hour in 9..16 {
+            let r = b
+                .run(
+                    &me,
+                    "book_appointment",
+                    json!({"start": format!("2026-11-24T{hour:02}:00"), "name": "Ada"}),
+                )
+                .await;
+            if r["ok"] == true {
+                ok += 1;
+            } else {
+                assert!(
+                    r["error"].as_str().unwrap().contains("per caller turn"),
+                    "{r}"
+                );
+            }
+        }
+        assert_eq!(ok, 1, "one booking per turn");
+        for hour in [10, 11, 12, 13] {
+            b.caller_says(&me, "and another");
+            b.run(
+                &me,
+                "book_appointment",
+                json!({"start": format!("2026-11-25T{hour:02}:00"), "name": "Ada"}),
+            )
+            .await;
+        }
+        let found = b.run(&me, "find_appointments", json!({})).await;
+        assert_eq!(
+            found["appointments"].as_array().unwrap().len(),
+            BOOKINGS_PER_CALL as usize
+        );
+        // Every attempt is in the transcript, refused ones included.
+        assert_eq!(b.tool_entries(&me).len(), 7 + 4 + 1);
+    }
+
+    #[tokio::test]
+    async fn bad_arguments_are_results_and_the_tool_does_not_run() {
+        let b = bench();
+        let me = b.call(1, Some(ME));
+        for (name, raw) in [
+            (
+                "book_appointment",
+                r#"{"start": "2026-11-24T15:00", "name": "Ada""#,
+            ),
+            (
+                "book_appointment",
+                r#"{"start": "2036-11-24T15:07", "name": "Ada"}"#,
+            ),
+            (
+                "book_appointment",
+                r#"{"start": "2026-11-24T15:00", "name": "Ada", "duration_minutes": 100000}"#,
+            ),
+            ("check_availability", r#"{"date": "tomorrow"}"#),
+            ("cancel_appointment", "{}"),
+            ("launch_rockets", "{}"),
+        ] {
+            let r = b.tools.dispatch(&me, "call_x", name, raw).await;
             assert!(r.value["error"].is_string(), "{name}: {}", r.value);
             assert!(!r.end_call);
+            // The example in the message is a real future time.
+            if let Some(e) = r.value["error"].as_str().filter(|e| e.contains("like 20")) {
+                assert!(e.contains("2026-11-24"), "{e}");
+            }
         }
-        assert!(t.dispatch("end_call", &json!({}), &me).await.end_call);
-        let weekend = t
-            .dispatch("check_availability", &json!({"date": "2026-11-28"}), &me)
+        let found = b.run(&me, "find_appointments", json!({})).await;
+        assert_eq!(found["appointments"], json!([]));
+        assert!(
+            b.tools
+                .dispatch(&me, "call_y", "end_call", "{}")
+                .await
+                .end_call
+        );
+        // Far-future and ancient days are closed, not errors.
+        for date in ["2036-01-07", "9999-01-04", "2026-11-20"] {
+            let r = b
+                .run(&me, "check_availability", json!({ "date": date }))
+                .await;
+            assert_eq!(r["open"], false, "{date}: {r}");
+        }
+        let far = b
+            .run(
+                &me,
+                "book_appointment",
+                json!({"start": "2036-11-24T15:00", "name": "Ada"}),
+            )
             .await;
-        assert_eq!(weekend.value["open"], false);
+        assert_eq!(far["ok"], false);
+        assert_eq!(far["reason"], Refusal::TooFarAhead.explain());
+    }
+
+    #[tokio::test]
+    async fn a_booking_is_recorded_even_when_the_turn_is_abandoned_while_it_runs() {
+        let b = bench();
+        let me = b.call(1, Some(ME));
+        b.caller_says(&me, "book it");
+        let mut turn = Box::pin(b.tools.dispatch(
+            &me,
+            "call_1",
+            "book_appointment",
+            r#"{"start": "2026-11-24T15:00", "name": "Ada"}"#,
+        ));
+        // One poll starts the booking; then the turn is dropped, as a turn
+        // whose deadline passed is.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(turn.as_mut().poll(&mut cx).is_pending());
+        drop(turn);
+        for _ in 0..400 {
+            if !b.tool_entries(&me).is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let found = b.run(&me, "find_appointments", json!({})).await;
+        let booked = found["appointments"].as_array().unwrap().len();
+        let recorded = b
+            .tool_entries(&me)
+            .iter()
+            .filter(|t| t.effect == Some(Effect::Booked))
+            .count();
+        assert_eq!((booked, recorded), (1, 1), "the booking and its record");
     }
 }

@@ -68,7 +68,7 @@ impl AppointmentsApi {
         /// Last day, `YYYY-MM-DD` (default 90 days after `from`).
         to: Query<Option<String>>,
     ) -> Result<Json<AppointmentList>, ApiError> {
-        let s = &state.tools.scheduler;
+        let s = state.tools.scheduler();
         let now = (state.clock)();
         let first = parse_day("from", from.0.as_deref())?.unwrap_or_else(|| s.today(now));
         let last = parse_day("to", to.0.as_deref())?.unwrap_or(first + Duration::days(90));

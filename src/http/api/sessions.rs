@@ -13,7 +13,7 @@ use poem_openapi::{
 
 use super::{ApiError, ErrorBody};
 use crate::{
-    session::{Role, Session},
+    session::{Effect, Role, Session, ToolCall},
     state::AppState,
     twilio::webhook::CallSid,
 };
@@ -63,6 +63,43 @@ pub struct TurnView {
     pub timestamp: DateTime<Utc>,
     /// Speech-recognition confidence (caller turns).
     pub confidence: Option<f64>,
+    /// The tool call, on `tool` entries.
+    pub tool: Option<ToolCallView>,
+}
+
+/// A tool call the receptionist made, as it ran.
+#[derive(Debug, Object)]
+pub struct ToolCallView {
+    /// The call's id.
+    pub id: String,
+    /// The tool: `check_availability`, `book_appointment`, `find_appointments`,
+    /// `reschedule_appointment`, `cancel_appointment` or `end_call`.
+    pub name: String,
+    /// The arguments as the agent sent them (JSON text; refused when invalid).
+    pub arguments: String,
+    /// The result the agent was given.
+    pub result: serde_json::Value,
+    /// What it changed: `booked`, `moved` or `cancelled`; absent when nothing.
+    pub effect: Option<String>,
+}
+
+impl From<&ToolCall> for ToolCallView {
+    fn from(c: &ToolCall) -> Self {
+        Self {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            arguments: c.arguments.clone(),
+            result: serde_json::from_str(c.result.get()).unwrap_or_default(),
+            effect: c.effect.map(|e| {
+                match e {
+                    Effect::Booked => "booked",
+                    Effect::Moved => "moved",
+                    Effect::Cancelled => "cancelled",
+                }
+                .to_owned()
+            }),
+        }
+    }
 }
 
 /// One call with its transcript.
@@ -130,6 +167,7 @@ impl From<Session> for SessionDetail {
                     content: t.content.to_string(),
                     timestamp: t.timestamp,
                     confidence: t.confidence,
+                    tool: t.tool.as_deref().map(ToolCallView::from),
                 })
                 .collect(),
             to: s.to,
