@@ -14,6 +14,8 @@ use chrono::NaiveTime;
 use chrono_tz::Tz;
 use url::Url;
 
+use crate::twilio::number::PhoneNumber;
+
 /// A value that must never appear in logs or `Debug` output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -225,6 +227,18 @@ pub struct SessionConfig {
     pub idle_timeout: Duration,
 }
 
+/// A receptionist's other duties: handing the caller to a person, texting
+/// confirmations.
+#[derive(Debug, Clone)]
+pub struct DutiesConfig {
+    /// `TRANSFER_NUMBER` (unset by default): where callers who ask for a
+    /// person are connected.
+    pub transfer_number: Option<PhoneNumber>,
+    /// `SMS_CONFIRMATIONS` (default: `true` when the Twilio credentials are
+    /// set): text the caller after a booking, move or cancellation.
+    pub sms_confirmations: bool,
+}
+
 /// Everything frontdesk is configured with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -254,6 +268,8 @@ pub struct Config {
     pub deepgram: DeepgramConfig,
     /// Session settings.
     pub sessions: SessionConfig,
+    /// Transfers and text confirmations.
+    pub duties: DutiesConfig,
     /// `MAX_REQUEST_BYTES` (default `65536`): larger request bodies are refused with 413.
     pub max_request_bytes: usize,
 }
@@ -538,6 +554,15 @@ impl Config {
             )),
         };
         let max_request_bytes = r.number("MAX_REQUEST_BYTES", 65_536usize, 1024, 16 << 20);
+        let twilio_ready = twilio.account_sid.is_some()
+            && twilio.auth_token.is_some()
+            && twilio.phone_number.is_some();
+        let duties = DutiesConfig {
+            transfer_number: r.parsed("TRANSFER_NUMBER", None, |raw| {
+                PhoneNumber::parse(raw).map(Some)
+            }),
+            sms_confirmations: r.parsed("SMS_CONFIRMATIONS", twilio_ready, parse_bool),
+        };
 
         if !r.problems.is_empty() {
             return Err(ConfigError {
@@ -558,6 +583,7 @@ impl Config {
             call_mode,
             deepgram,
             sessions,
+            duties,
             max_request_bytes,
         })
     }

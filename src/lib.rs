@@ -13,6 +13,8 @@
 //! - [`agent`]: the [`agent::Agent`] seam, the built-in rules agent, the LLM
 //!   agent, and the calendar tools both use.
 //! - [`calendar`]: availability rules over the built-in or Google calendar.
+//! - [`messages`]: messages taken for the business, kept durably.
+//! - [`texts`]: SMS confirmations of bookings, moves and cancellations.
 //! - [`cli`]: the `frontdesk call` command, a client of `/make-call`.
 //! - [`bridge`]: streaming mode, Twilio Media Streams bridged to Deepgram's
 //!   Voice Agent with the same calendar tools.
@@ -25,9 +27,11 @@ pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod messages;
 pub mod session;
 pub mod startup;
 pub mod state;
+pub mod texts;
 pub mod turns;
 pub mod twilio;
 pub mod twiml;

@@ -18,8 +18,10 @@ use crate::{
         CalendarError, Scheduler, SharedCalendar, google::GoogleCalendar, local::LocalCalendar,
     },
     config::{AgentKind, Config},
+    messages::{MessageBook, MessageError},
     session::{Archive, ArchiveError, SessionStore},
     state::{AppState, Clock, system_clock},
+    texts::Texter,
     turns::TurnRunner,
     twilio::client::TwilioClient,
 };
@@ -41,6 +43,9 @@ pub enum StartupError {
     /// The calendar could not be opened.
     #[error("calendar: {0}")]
     Calendar(#[from] CalendarError),
+    /// The message book could not be opened.
+    #[error(transparent)]
+    Messages(#[from] MessageError),
 }
 
 /// A bound, not yet serving, server.
@@ -78,9 +83,20 @@ async fn open_calendar(config: &Config) -> Result<SharedCalendar, CalendarError>
 
 /// Builds the shared state from the configuration.
 pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, StartupError> {
-    let archive = Archive::open(&config.data_dir)?;
+    let sessions = Arc::new(SessionStore::new(Archive::open(&config.data_dir)?));
     let calendar = open_calendar(&config).await?;
-    let tools = Tools::new(Scheduler::new(calendar, &config.business));
+    let messages = MessageBook::open(&config.data_dir)?;
+    let twilio = Arc::new(TwilioClient::new(&config.twilio));
+    let texter = config.duties.sms_confirmations.then(|| {
+        Arc::new(Texter::new(
+            Arc::clone(&twilio),
+            Arc::clone(&sessions),
+            config.business.name.clone(),
+        ))
+    });
+    let tools = Tools::new(Scheduler::new(calendar, &config.business), messages.clone())
+        .with_transfer(config.duties.transfer_number.clone())
+        .with_texts(texter);
     let agent: SharedAgent = match config.agent {
         AgentKind::Llm => Arc::new(LlmAgent::new(
             &config.openai,
@@ -94,12 +110,13 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Start
         )),
     };
     Ok(AppState {
+        messages,
         turns: Arc::new(TurnRunner::default()),
         bridges: Arc::default(),
         tools,
-        twilio: Arc::new(TwilioClient::new(&config.twilio)),
+        twilio,
         config: Arc::new(config),
-        sessions: Arc::new(SessionStore::new(archive)),
+        sessions,
         agent,
         clock,
     })

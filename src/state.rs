@@ -12,6 +12,7 @@ use crate::{
     agent::{SharedAgent, tools::Tools},
     bridge::Bridges,
     config::Config,
+    messages::MessageBook,
     session::SessionStore,
     turns::TurnRunner,
     twilio::client::TwilioClient,
@@ -34,6 +35,8 @@ pub struct AppState {
     pub sessions: Arc<SessionStore>,
     /// The calendar tools (and, through them, the scheduling rules).
     pub tools: Tools,
+    /// Messages taken for the business.
+    pub messages: MessageBook,
     /// Who answers the caller.
     pub agent: SharedAgent,
     /// Twilio's REST API.

@@ -43,6 +43,8 @@ pub struct Outcome {
     pub text: String,
     /// Hang up after them.
     pub end_call: bool,
+    /// Connect the caller to a person after them.
+    pub transfer: bool,
 }
 
 /// What the caller hears when the agent cannot answer.
@@ -212,6 +214,7 @@ pub async fn wait(mut done: Done, budget: Duration) -> Option<Arc<Outcome>> {
         Ok(Err(_)) => Some(Arc::new(Outcome {
             text: APOLOGY.into(),
             end_call: false,
+            transfer: false,
         })),
         Err(_) => None,
     }
@@ -252,6 +255,7 @@ async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
     Outcome {
         text: text.to_owned(),
         end_call: reply.end_call,
+        transfer: reply.transfer,
     }
 }
 

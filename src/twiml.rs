@@ -52,6 +52,8 @@ pub struct Gather {
     pub language: String,
     /// `actionOnEmptyResult`.
     pub action_on_empty_result: bool,
+    /// `numDigits`: with keypad input, this many keys end the gather.
+    pub num_digits: Option<u32>,
     /// Nested `<Say>` verbs (spoken while listening, so the caller can barge in).
     pub say: Vec<Say>,
 }
@@ -78,6 +80,19 @@ pub enum Verb {
     Redirect(String),
     /// `<Hangup/>`.
     Hangup,
+    /// `<Dial action=… timeout=…><Number url=…>number</Number></Dial>`:
+    /// connects the caller to a person; `whisper` is fetched on the
+    /// answering leg before it is connected.
+    Dial {
+        /// Where Twilio posts the outcome (`DialCallStatus`).
+        action: String,
+        /// How long it rings, in seconds.
+        timeout: u32,
+        /// The number to ring.
+        number: String,
+        /// The whisper URL for the person who answers.
+        whisper: String,
+    },
     /// `<Connect><Stream url=…>` with `<Parameter>`s.
     ConnectStream {
         /// The `wss://` URL.
@@ -167,7 +182,8 @@ fn write_verb(w: &mut Writer<Vec<u8>>, verb: &Verb) -> quick_xml::Result<()> {
         Verb::Say(say) => write_say(w, say)?,
         Verb::Gather(g) => {
             let timeout = g.timeout.to_string();
-            let el = w
+            let digits = g.num_digits.map(|n| n.to_string());
+            let mut el = w
                 .create_element("Gather")
                 .with_attribute(("input", g.input.as_str()))
                 .with_attribute(("action", xml_safe(&g.action).as_ref()))
@@ -183,6 +199,9 @@ fn write_verb(w: &mut Writer<Vec<u8>>, verb: &Verb) -> quick_xml::Result<()> {
                         "false"
                     },
                 ));
+            if let Some(digits) = &digits {
+                el = el.with_attribute(("numDigits", digits.as_str()));
+            }
             if g.say.is_empty() {
                 el.write_empty()?;
             } else {
@@ -206,6 +225,24 @@ fn write_verb(w: &mut Writer<Vec<u8>>, verb: &Verb) -> quick_xml::Result<()> {
         }
         Verb::Hangup => {
             w.create_element("Hangup").write_empty()?;
+        }
+        Verb::Dial {
+            action,
+            timeout,
+            number,
+            whisper,
+        } => {
+            w.create_element("Dial")
+                .with_attribute(("action", xml_safe(action).as_ref()))
+                .with_attribute(("method", "POST"))
+                .with_attribute(("timeout", timeout.to_string().as_str()))
+                .write_inner_content(|w| {
+                    w.create_element("Number")
+                        .with_attribute(("url", xml_safe(whisper).as_ref()))
+                        .with_attribute(("method", "POST"))
+                        .write_text_content(BytesText::new(&xml_safe(number)))?;
+                    Ok::<(), quick_xml::Error>(())
+                })?;
         }
         Verb::ConnectStream { url, parameters } => {
             w.create_element("Connect").write_inner_content(|w| {
@@ -259,6 +296,7 @@ mod tests {
             speech_timeout: "auto".into(),
             language: "en-US".into(),
             action_on_empty_result: true,
+            num_digits: None,
             say: vec![],
         }
     }
@@ -315,6 +353,31 @@ mod tests {
         assert!(xml.contains(r#"<Pause length="1"/>"#));
         assert!(
             xml.contains(r#"<Redirect method="POST">https://x.example/a?b=1&amp;c=2</Redirect>"#)
+        );
+    }
+
+    #[test]
+    fn dial_with_a_whisper_and_a_keypad_gather_render_exactly() {
+        let doc = Response::new()
+            .verb(Verb::Dial {
+                action: "https://x.example/voice/transfer-status".into(),
+                timeout: 20,
+                number: "+14155550123".into(),
+                whisper: "https://x.example/voice/transfer-whisper?a=1&b=2".into(),
+            })
+            .gather(Gather {
+                input: "speech dtmf".into(),
+                num_digits: Some(1),
+                ..gather()
+            });
+        let xml = doc.to_xml();
+        assert!(xml.contains(
+            "<Dial action=\"https://x.example/voice/transfer-status\" method=\"POST\" timeout=\"20\">\
+             <Number url=\"https://x.example/voice/transfer-whisper?a=1&amp;b=2\" method=\"POST\">+14155550123</Number></Dial>"
+        ), "{xml}");
+        assert!(
+            xml.contains("input=\"speech dtmf\"") && xml.contains("numDigits=\"1\""),
+            "{xml}"
         );
     }
 }

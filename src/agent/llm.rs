@@ -51,6 +51,8 @@ const MIN_REQUEST_TIME: Duration = Duration::from_millis(300);
 /// What the caller hears when the model declines to answer.
 const REFUSAL_LINE: &str =
     "I'm sorry, I can't help with that. Is there anything else I can do for you?";
+/// What the caller hears before being put through, when the model said nothing.
+pub const TRANSFER_LINE: &str = "Let me put you through to someone. One moment, please.";
 /// What the caller hears when the model answered nothing usable.
 const EMPTY_LINE: &str = "Sorry, I didn't catch that. Could you say it again?";
 
@@ -365,6 +367,7 @@ impl Agent for LlmAgent {
         let mut messages = Self::messages(&system, history);
         let ctx = call.tool_context();
         let mut end_call = false;
+        let mut transfer = false;
         for round in 1..=MAX_ROUNDS {
             // The last request asks for words only, so every tool that runs
             // has its result seen by the model.
@@ -388,7 +391,7 @@ impl Agent for LlmAgent {
                     tracing::warn!(call_sid = %call.call_sid, "the model asked for tools when told to answer; they were not run");
                 }
                 let refused = message.refusal.is_some_and(|r| !r.trim().is_empty());
-                return Ok(self.finish(&text, cut_off, refused, end_call));
+                return Ok(self.finish(&text, cut_off, refused, end_call, false));
             }
             let calls: Vec<(String, ResponseFunction)> = calls
                 .into_iter()
@@ -404,6 +407,7 @@ impl Agent for LlmAgent {
             for (id, f) in &calls {
                 let result = self.tools.dispatch(&ctx, id, &f.name, &f.arguments).await;
                 end_call |= result.end_call;
+                transfer |= result.transfer;
                 tracing::info!(call_sid = %call.call_sid, tool = %f.name, "tool called");
                 results.push(result.value.to_string());
             }
@@ -427,9 +431,10 @@ impl Agent for LlmAgent {
                     content: Cow::Owned(result),
                 });
             }
-            if end_call {
-                // The goodbye came with the end_call request, or is the default.
-                return Ok(self.finish(&text, cut_off, false, true));
+            if end_call || transfer {
+                // The goodbye (or "putting you through") came with the
+                // request, or is the default.
+                return Ok(self.finish(&text, cut_off, false, end_call, transfer));
             }
         }
         Err(AgentError::Unavailable(format!(
@@ -441,21 +446,30 @@ impl Agent for LlmAgent {
 impl LlmAgent {
     /// The words to say: speakable, whole sentences only when the answer
     /// was cut off, a fitting line for a refusal or an empty answer.
-    fn finish(&self, text: &str, cut_off: bool, refused: bool, end_call: bool) -> Reply {
+    fn finish(
+        &self,
+        text: &str,
+        cut_off: bool,
+        refused: bool,
+        end_call: bool,
+        transfer: bool,
+    ) -> Reply {
         let text = speech::speakable(if cut_off {
             speech::whole_sentences(text)
         } else {
             text
         });
-        let text = match (text.is_empty(), end_call, refused) {
-            (false, _, _) => text,
-            (true, true, _) => default_goodbye(&self.business.name),
-            (true, false, true) => REFUSAL_LINE.to_owned(),
-            (true, false, false) => EMPTY_LINE.to_owned(),
+        let text = match (text.is_empty(), transfer, end_call, refused) {
+            (false, ..) => text,
+            (true, true, ..) => TRANSFER_LINE.to_owned(),
+            (true, false, true, _) => default_goodbye(&self.business.name),
+            (true, false, false, true) => REFUSAL_LINE.to_owned(),
+            (true, false, false, false) => EMPTY_LINE.to_owned(),
         };
         Reply {
             text,
             end_call,
+            transfer,
             memory: None,
         }
     }

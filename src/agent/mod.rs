@@ -62,6 +62,9 @@ pub struct Reply {
     pub text: String,
     /// Hang up after saying it.
     pub end_call: bool,
+    /// Connect the caller to a person (`TRANSFER_NUMBER`) after saying it;
+    /// takes precedence over `end_call`.
+    pub transfer: bool,
     /// What to keep for the next turn (stored in the session).
     pub memory: Option<Value>,
 }
@@ -72,6 +75,7 @@ impl Reply {
         Self {
             text: text.into(),
             end_call: false,
+            transfer: false,
             memory: None,
         }
     }
@@ -81,6 +85,7 @@ impl Reply {
         Self {
             text: text.into(),
             end_call: true,
+            transfer: false,
             memory: None,
         }
     }

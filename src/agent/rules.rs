@@ -1052,6 +1052,7 @@ mod tests {
     use super::*;
     use crate::{
         calendar::{Calendar, Details, Scheduler, local::LocalCalendar},
+        messages::MessageBook,
         session::{Archive, SessionStore},
         twilio::{
             number::CallerIdentity,
@@ -1102,7 +1103,11 @@ mod tests {
         let call_sid = call_sid(1);
         sessions.begin(&call_sid, Direction::Inbound, &CallDetails::default());
         Caller {
-            agent: RulesAgent::new("Acme Dental", scheduler.timezone, Tools::new(scheduler)),
+            agent: RulesAgent::new(
+                "Acme Dental",
+                scheduler.timezone,
+                Tools::new(scheduler, MessageBook::open(dir.path()).unwrap()),
+            ),
             calendar,
             sessions,
             call_sid,

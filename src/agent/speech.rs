@@ -40,6 +40,26 @@ pub fn date_time(d: NaiveDate, t: NaiveTime) -> String {
     format!("{} at {}", date(d), time(t))
 }
 
+/// A phone number read digit by digit in groups: `+14155550100` →
+/// `4 1 5, 5 5 5, 0 1 0 0` (a North American number without its 1),
+/// others in groups of three.
+pub fn digits(number: &str) -> String {
+    let mut d: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
+    if d.len() == 11 && d[0] == '1' && number.trim_start().starts_with('+') {
+        d.remove(0);
+    }
+    let groups: Vec<&[char]> = if d.len() == 10 {
+        vec![&d[..3], &d[3..6], &d[6..]]
+    } else {
+        d.chunks(3).collect()
+    };
+    groups
+        .iter()
+        .map(|g| g.iter().map(char::to_string).collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Turns model output into text a voice can say: no SSML or other
 /// markup tags, markdown, emoji, links or list markers; lines joined into
 /// sentences.
@@ -208,6 +228,13 @@ mod tests {
         );
         assert_eq!(whole_sentences("I can book you for"), "");
         assert_eq!(whole_sentences("Done."), "Done.");
+    }
+
+    #[test]
+    fn phone_numbers_are_read_digit_by_digit() {
+        assert_eq!(digits("+14155550100"), "4 1 5, 5 5 5, 0 1 0 0");
+        assert_eq!(digits("415-555-0100"), "4 1 5, 5 5 5, 0 1 0 0");
+        assert_eq!(digits("+447911123456"), "4 4 7, 9 1 1, 1 2 3, 4 5 6");
     }
 
     #[test]

@@ -9,6 +9,10 @@
 //! transcript reads the same in both modes. `end_call` hangs up through
 //! Twilio's REST API once the goodbye has played (a `mark` echoed back).
 //!
+//! `transfer_call` moves the call off the stream to `/voice/transfer` (a
+//! `<Dial>` to `TRANSFER_NUMBER`) through the REST API; the session stays
+//! live for the dial's outcome.
+//!
 //! Failures never leave dead air: if the agent refuses, drops or errors,
 //! the live call is moved to Gather mode through Twilio's REST API
 //! (`/voice/resume`) and the conversation goes on. Twilio's `stop` or a
@@ -83,6 +87,8 @@ enum End {
     Stopped,
     /// The agent failed; the call moves to Gather mode.
     AgentFailed(String),
+    /// The caller asked for a person: the call moves to a `<Dial>`.
+    Transferred,
 }
 
 fn twilio_text(msg: &TwilioOut) -> TwilioMessage {
@@ -139,6 +145,13 @@ where
         End::Stopped => {
             if let Err(e) = state.sessions.end(&call_sid, "stream-stopped").await {
                 tracing::error!(call_sid = %call_sid, error = %e, "could not log the call");
+            }
+        }
+        End::Transferred => {
+            // The session stays live: the dial's outcome comes back to it.
+            let url = state.config.public_url.join("/voice/transfer");
+            if let Err(e) = state.twilio.redirect(call_sid.as_str(), &url).await {
+                tracing::error!(call_sid = %call_sid, error = %e, "could not move the call to the transfer");
             }
         }
         End::AgentFailed(why) => {
@@ -372,6 +385,9 @@ where
                     .send(agent_text(&response))
                     .await
                     .map_err(|e| End::AgentFailed(format!("sending a function result: {e}")))?;
+                if result.transfer {
+                    return Err(End::Transferred);
+                }
             }
         }
         AgentIn::AgentAudioDone if ending.is_some() => {

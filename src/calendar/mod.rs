@@ -247,6 +247,12 @@ impl Scheduler {
         NaiveTime::from_hms_opt(aligned / 60, aligned % 60, 0).unwrap_or(self.opens)
     }
 
+    /// Whether the business is open at the instant `now`.
+    pub fn is_open_at(&self, now: DateTime<Utc>) -> bool {
+        let local = self.to_local(now);
+        self.is_open_on(local.date()) && local.time() >= self.opens && local.time() < self.closes
+    }
+
     /// Whether the business is open on `date`.
     pub fn is_open_on(&self, date: NaiveDate) -> bool {
         !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)

@@ -21,6 +21,7 @@ type Apis = (
     api::calls::CallsApi,
     api::sessions::SessionsApi,
     api::appointments::AppointmentsApi,
+    api::messages::MessagesApi,
 );
 
 /// The OpenAPI service: every operation, with its document.
@@ -32,6 +33,7 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
             api::calls::CallsApi,
             api::sessions::SessionsApi,
             api::appointments::AppointmentsApi,
+            api::messages::MessagesApi,
         ),
         "frontdesk",
         env!("CARGO_PKG_VERSION"),

@@ -22,7 +22,10 @@ use crate::{
     session::{Role, StatusOutcome, StatusUpdate},
     state::AppState,
     turns::{self, Begin, Outcome, TurnDeps},
-    twilio::webhook::{CallDetails, CallSid, CallStatus, Direction, mask_number},
+    twilio::{
+        number::CallerIdentity,
+        webhook::{CallDetails, CallSid, CallStatus, Direction, mask_number},
+    },
     twiml::{self, Gather, Say},
 };
 
@@ -63,6 +66,13 @@ pub struct VoiceForm {
     pub sequence_number: Option<String>,
     /// When a status callback fired (RFC 2822).
     pub timestamp: Option<String>,
+    /// Keys the caller pressed (keypad input on a `<Gather>`).
+    pub digits: Option<String>,
+    /// How a `<Dial>` to a person ended (on `/voice/transfer-status`):
+    /// `completed`, `answered`, `busy`, `no-answer`, `failed`, `canceled`.
+    pub dial_call_status: Option<String>,
+    /// The caller's call, on the answering leg of a transfer (the whisper).
+    pub parent_call_sid: Option<String>,
 }
 
 impl VoiceForm {
@@ -128,7 +138,9 @@ fn say(config: &Config, text: impl Into<String>) -> Say {
 /// `<Say>` the text while listening for the caller's next words.
 pub fn say_and_listen(config: &Config, text: &str) -> twiml::Response {
     twiml::Response::new().gather(Gather {
-        input: "speech".into(),
+        // A key press answers too: 1 for yes, 2 for no.
+        input: "speech dtmf".into(),
+        num_digits: Some(1),
         action: config.public_url.join("/voice/process-speech"),
         method: "POST".into(),
         timeout: config.voice.silence_threshold_seconds,
@@ -161,12 +173,31 @@ pub fn connect_stream(config: &Config, sid: &CallSid, direction: Direction) -> t
     })
 }
 
+/// How long a transfer rings before the caller comes back.
+const TRANSFER_RING_SECONDS: u32 = 20;
+
 /// The TwiML for a finished turn.
 fn answer(config: &Config, outcome: &Outcome) -> twiml::Response {
-    if outcome.end_call {
-        say_and_hang_up(config, &outcome.text)
-    } else {
-        say_and_listen(config, &outcome.text)
+    match &config.duties.transfer_number {
+        Some(number) if outcome.transfer => twiml::Response::new()
+            .say(say(config, &outcome.text))
+            .verb(twiml::Verb::Dial {
+                action: config.public_url.join("/voice/transfer-status"),
+                timeout: TRANSFER_RING_SECONDS,
+                number: number.to_string(),
+                whisper: config.public_url.join("/voice/transfer-whisper"),
+            }),
+        _ if outcome.end_call => say_and_hang_up(config, &outcome.text),
+        _ => say_and_listen(config, &outcome.text),
+    }
+}
+
+/// What a key press means as words: 1 is yes, 2 is no.
+fn keypad_words(digits: &str) -> Option<&'static str> {
+    match digits.trim() {
+        "1" => Some("yes"),
+        "2" => Some("no"),
+        _ => None,
     }
 }
 
@@ -294,6 +325,8 @@ impl VoiceApi {
             .speech_result
             .as_deref()
             .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .or_else(|| form.digits.as_deref().and_then(keypad_words))
             .unwrap_or_default();
         if speech.is_empty() {
             let silent = sessions.note_silence(&sid);
@@ -303,7 +336,13 @@ impl VoiceApi {
                 sessions.record(&sid, Role::Assistant, text, None);
                 return TwimlResponse::xml(&say_and_hang_up(config, text));
             }
-            let text = "Sorry, I didn't hear anything. How can I help you?";
+            // After two misses in a row, offer the keypad.
+            let text = if silent >= 2 {
+                "Sorry, I still didn't catch that. You can also use your keypad: \
+                 press 1 for yes or 2 for no. Or tell me how I can help."
+            } else {
+                "Sorry, I didn't hear anything. How can I help you?"
+            };
             sessions.record(&sid, Role::Assistant, text, None);
             return TwimlResponse::xml(&say_and_listen(config, text));
         }
@@ -361,6 +400,84 @@ impl VoiceApi {
             }
             None => TwimlResponse::xml(&hold(config)),
         }
+    }
+
+    /// Where a streaming call goes when the caller asked for a person: a
+    /// short line, then the `<Dial>` to `TRANSFER_NUMBER`.
+    #[oai(path = "/voice/transfer", method = "post")]
+    async fn transfer(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> TwimlResponse {
+        let sid = match form.call_sid() {
+            Ok(sid) => sid,
+            Err(e) => return TwimlResponse::BadRequest(PlainText(e)),
+        };
+        let text = crate::agent::llm::TRANSFER_LINE;
+        state.sessions.record(&sid, Role::Assistant, text, None);
+        let outcome = Outcome {
+            text: text.to_owned(),
+            end_call: false,
+            transfer: true,
+        };
+        TwimlResponse::xml(&answer(&state.config, &outcome))
+    }
+
+    /// How a transfer to a person ended (the `<Dial>`'s `action`). When
+    /// nobody took the call, the caller is back with the receptionist, who
+    /// offers to take a message.
+    #[oai(path = "/voice/transfer-status", method = "post")]
+    async fn transfer_status(
+        &self,
+        state: Data<&AppState>,
+        form: Form<VoiceForm>,
+    ) -> TwimlResponse {
+        let sid = match form.call_sid() {
+            Ok(sid) => sid,
+            Err(e) => return TwimlResponse::BadRequest(PlainText(e)),
+        };
+        let config = &state.config;
+        let status = form.dial_call_status.as_deref().unwrap_or("failed").trim();
+        state.sessions.end_transfer(&sid, status);
+        tracing::info!(call_sid = %sid, status, "transfer ended");
+        if matches!(status, "completed" | "answered") {
+            // The person and the caller talked; the caller's call is done.
+            return TwimlResponse::xml(&twiml::Response::new().hangup());
+        }
+        let text = "I'm sorry, nobody could come to the phone right now. \
+                    I can take a message and have someone call you back. \
+                    What's your name, and what is it about?";
+        state.sessions.record(&sid, Role::Assistant, text, None);
+        TwimlResponse::xml(&say_and_listen(config, text))
+    }
+
+    /// What the person who answers a transfer hears before being connected
+    /// (the caller does not hear it): who is calling and why.
+    #[oai(path = "/voice/transfer-whisper", method = "post")]
+    async fn transfer_whisper(
+        &self,
+        state: Data<&AppState>,
+        form: Form<VoiceForm>,
+    ) -> TwimlResponse {
+        let parent = form
+            .parent_call_sid
+            .as_deref()
+            .and_then(|p| CallSid::parse(p).ok());
+        let session = parent.and_then(|p| state.sessions.snapshot(&p));
+        let who = session
+            .as_ref()
+            .and_then(|s| {
+                CallerIdentity::parse(s.caller())
+                    .phone()
+                    .map(crate::agent::speech::digits)
+            })
+            .map_or_else(|| "a caller".to_owned(), |d| format!("a caller from {d}"));
+        let about = session
+            .and_then(|s| s.transfer.and_then(|t| t.reason))
+            .map(|r| format!(", about {r}"))
+            .unwrap_or_default();
+        let text = format!(
+            "Call from the {} receptionist: {who}{about}. Connecting you now.",
+            state.config.business.name
+        );
+        TwimlResponse::xml(&twiml::Response::new().say(say(&state.config, text)))
     }
 
     /// The call's status callback (initiated, ringing, answered, completed, …).

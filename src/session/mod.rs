@@ -69,6 +69,12 @@ pub struct Session {
     /// The call runs in streaming mode (Media Streams).
     #[serde(default)]
     pub stream: bool,
+    /// Confirmation texts sent on this call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub texts: Vec<TextRecord>,
+    /// The caller's transfer to a person, if one was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<Transfer>,
     /// The agent's working memory between turns (e.g. a booking being confirmed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_memory: Option<serde_json::Value>,
@@ -94,6 +100,8 @@ impl Session {
             silent_turns: 0,
             last_sequence: None,
             stream: false,
+            texts: Vec::new(),
+            transfer: None,
             agent_memory: None,
             conversation_history: Vec::new(),
         }
@@ -126,6 +134,31 @@ impl Session {
             self.status = status;
         }
     }
+}
+
+/// A confirmation text sent (or not) on a call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextRecord {
+    /// When it was sent.
+    pub at: DateTime<Utc>,
+    /// What it said.
+    pub body: String,
+    /// Twilio's message id, when Twilio took it.
+    pub sid: Option<String>,
+    /// Why it was not sent (Twilio's error and a hint).
+    pub error: Option<String>,
+}
+
+/// A transfer to a person (`<Dial>` to `TRANSFER_NUMBER`) and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transfer {
+    /// When the caller was put through.
+    pub at: DateTime<Utc>,
+    /// What the caller wanted, told to the person who answered.
+    pub reason: Option<String>,
+    /// Twilio's `DialCallStatus` once the dial ended (`completed`, `busy`,
+    /// `no-answer`, `failed`, `canceled`).
+    pub outcome: Option<String>,
 }
 
 /// A snapshot of what the agent needs for one turn.
@@ -281,6 +314,50 @@ impl SessionStore {
             .get(call_sid)
             .map(|s| EffectCounts::of(&s.conversation_history))
             .unwrap_or_default()
+    }
+
+    /// Keeps a confirmation text's outcome with the call (live, or already
+    /// in the call log).
+    pub fn record_text(&self, call_sid: &CallSid, text: TextRecord) {
+        if let Some(mut s) = self.live.get_mut(call_sid) {
+            s.texts.push(text);
+            return;
+        }
+        let archive = self.archive.clone();
+        let sid = call_sid.clone();
+        tokio::spawn(async move {
+            match archive.load(sid.as_str()).await {
+                Ok(Some(mut logged)) => {
+                    logged.texts.push(text);
+                    if let Err(e) = archive.save(&logged).await {
+                        tracing::warn!(call_sid = %sid, error = %e, "could not log a text's outcome");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(call_sid = %sid, error = %e, "could not log a text's outcome")
+                }
+            }
+        });
+    }
+
+    /// Records that the caller is being put through to a person.
+    pub fn begin_transfer(&self, call_sid: &CallSid, reason: Option<String>) {
+        if let Some(mut s) = self.live.get_mut(call_sid) {
+            s.transfer = Some(Transfer {
+                at: Utc::now(),
+                reason,
+                outcome: None,
+            });
+        }
+    }
+
+    /// Records how a transfer ended; returns the transfer.
+    pub fn end_transfer(&self, call_sid: &CallSid, outcome: &str) -> Option<Transfer> {
+        let mut s = self.live.get_mut(call_sid)?;
+        let t = s.transfer.as_mut()?;
+        t.outcome = Some(outcome.to_owned());
+        Some(t.clone())
     }
 
     /// Marks the call as active (a streaming call has no webhooks to do it).

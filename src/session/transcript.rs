@@ -35,6 +35,8 @@ pub enum Effect {
     Moved,
     /// An appointment cancelled.
     Cancelled,
+    /// A message taken for the business.
+    Message,
 }
 
 /// One tool call as it ran.
@@ -120,6 +122,10 @@ pub struct EffectCounts {
     pub call_bookings: u32,
     /// Moves and cancellations in the whole call.
     pub call_changes: u32,
+    /// Messages since the caller last spoke.
+    pub turn_messages: u32,
+    /// Messages in the whole call.
+    pub call_messages: u32,
 }
 
 impl EffectCounts {
@@ -130,6 +136,7 @@ impl EffectCounts {
             if turn.role == Role::User {
                 counts.turn_bookings = 0;
                 counts.turn_changes = 0;
+                counts.turn_messages = 0;
             }
             match turn.tool.as_ref().and_then(|t| t.effect) {
                 Some(Effect::Booked) => {
@@ -139,6 +146,10 @@ impl EffectCounts {
                 Some(Effect::Moved | Effect::Cancelled) => {
                     counts.turn_changes += 1;
                     counts.call_changes += 1;
+                }
+                Some(Effect::Message) => {
+                    counts.turn_messages += 1;
+                    counts.call_messages += 1;
                 }
                 None => {}
             }

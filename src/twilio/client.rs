@@ -74,6 +74,12 @@ impl TwilioError {
                 "Twilio refused the credentials: check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
             }
             Some(20404) => "Twilio does not know that call (or account).",
+            Some(21606) => "TWILIO_PHONE_NUMBER cannot send text messages.",
+            Some(21608) => {
+                "Trial accounts can only text verified numbers: verify the number in the Twilio Console or upgrade."
+            }
+            Some(21610) => "The recipient replied STOP: Twilio will not text them any more.",
+            Some(21614) => "That number is not a mobile number and cannot receive texts.",
             Some(20429) => "Too many requests to Twilio; try again in a moment.",
             _ if *status == 401 => {
                 "Twilio refused the credentials: check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
@@ -97,6 +103,16 @@ pub struct CallResource {
     /// The caller ID used.
     #[serde(default)]
     pub from: Option<String>,
+}
+
+/// The fields of Twilio's Message resource that frontdesk uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageResource {
+    /// `SM…`.
+    pub sid: String,
+    /// `queued`, `accepted`, …
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 /// A call to place.
@@ -177,7 +193,11 @@ impl TwilioClient {
         }
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<CallResource, TwilioError> {
+    async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<T, TwilioError> {
         let (sid, token) = self.credentials(false)?;
         let url = format!("{}/2010-04-01/Accounts/{sid}{path}", self.base_url);
         let resp = self
@@ -251,6 +271,21 @@ impl TwilioClient {
         self.post(
             &format!("/Calls/{call_sid}.json"),
             &[("Status", "completed")],
+        )
+        .await
+    }
+
+    /// Sends a text message from `TWILIO_PHONE_NUMBER` (`POST …/Messages.json`).
+    pub async fn send_sms(
+        &self,
+        to: &PhoneNumber,
+        body: &str,
+    ) -> Result<MessageResource, TwilioError> {
+        self.credentials(true)?;
+        let from = self.phone_number.as_deref().unwrap_or_default();
+        self.post(
+            "/Messages.json",
+            &[("To", to.as_str()), ("From", from), ("Body", body)],
         )
         .await
     }

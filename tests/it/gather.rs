@@ -25,7 +25,7 @@ async fn outbound_call_runs_several_turns_then_goodbye_then_completed() {
         .await;
     assert!(spoken(&answer).contains("Acme Dental"), "{answer}");
     let gather = format!(
-        r#"<Gather input="speech" action="{PUBLIC_URL}/voice/process-speech" method="POST" timeout="6" speechTimeout="auto" language="en-GB" actionOnEmptyResult="true">"#
+        r#"<Gather input="speech dtmf" action="{PUBLIC_URL}/voice/process-speech" method="POST" timeout="6" speechTimeout="auto" language="en-GB" actionOnEmptyResult="true" numDigits="1">"#
     );
     assert!(answer.contains(&gather), "{answer}");
     assert!(
@@ -108,14 +108,14 @@ async fn silent_caller_is_reprompted_then_hung_up() {
         &[("CallSid", call.as_str()), ("From", "+14155550100")],
     )
     .await;
-    for _ in 0..2 {
+    for expected in ["didn't hear", "press 1 for yes"] {
         let again = app
             .twiml(
                 "/voice/process-speech",
                 &[("CallSid", call.as_str()), ("SpeechResult", "")],
             )
             .await;
-        assert!(spoken(&again).contains("didn't hear"), "{again}");
+        assert!(spoken(&again).contains(expected), "{again}");
         assert!(again.contains("<Gather"));
     }
     // Speaking resets the count.

@@ -1,6 +1,7 @@
 //! Black-box tests: the real server on a loopback port, driven as Twilio
 //! and as a user of the REST API would drive it.
 
+mod duties;
 mod envelope;
 mod fake_google;
 mod gather;

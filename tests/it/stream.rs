@@ -26,7 +26,7 @@ use wiremock::{
     matchers::{body_string_contains, method, path},
 };
 
-use crate::helpers::{PUBLIC_URL, TestApp, sid, spawn_app};
+use crate::helpers::{PUBLIC_URL, TestApp, sid, spawn_app, spoken};
 
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 
@@ -552,4 +552,75 @@ async fn media_stream_upgrades_need_twilios_signature_when_checks_are_on() {
     req.headers_mut()
         .insert("x-twilio-signature", signature.parse().unwrap());
     assert!(tokio_tungstenite::connect_async(req).await.is_ok());
+}
+
+#[tokio::test]
+async fn transfer_call_moves_the_streaming_call_to_a_dial_and_keeps_its_session() {
+    let mut agent = FakeAgent::start(false).await;
+    let twilio = MockServer::start().await;
+    let call = sid(9);
+    expect_call_update(
+        &twilio,
+        &call,
+        "Url=https%3A%2F%2Ffrontdesk.example.com%2Fvoice%2Ftransfer",
+        "in-progress",
+    )
+    .await;
+    let uri = twilio.uri();
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::helpers::config(
+        dir.path(),
+        &[
+            ("CALL_MODE", "stream"),
+            ("DEEPGRAM_API_KEY", "dg-key"),
+            ("DEEPGRAM_AGENT_URL", agent.url.as_str()),
+            ("TWILIO_ACCOUNT_SID", ACCOUNT),
+            ("TWILIO_AUTH_TOKEN", "tok"),
+            ("TWILIO_VALIDATE_SIGNATURES", "false"),
+            ("TWILIO_API_BASE_URL", uri.as_str()),
+            ("BUSINESS_TIMEZONE", "America/New_York"),
+            ("TRANSFER_NUMBER", "+14155550123"),
+        ],
+    );
+    // Monday 2026-11-23, 11 AM in New York: open.
+    let clock: frontdesk::state::Clock = std::sync::Arc::new(|| {
+        use chrono::TimeZone;
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 23, 16, 0, 0)
+            .unwrap()
+    });
+    let state = frontdesk::startup::build_state(config, clock)
+        .await
+        .unwrap();
+    let app = crate::helpers::spawn_with_state(state, dir.path().to_path_buf()).await;
+    let _ws = twilio_connects(&app, &call).await;
+    agent.next_text().await; // Settings
+    agent.send_json(json!({"type": "FunctionCallRequest", "functions": [
+        {"id": "fc-t", "name": "transfer_call", "arguments": "{\"reason\":\"billing\"}", "client_side": true}]}));
+    assert_eq!(agent.next_text().await["id"], "fc-t");
+    for _ in 0..100 {
+        if !twilio.received_requests().await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(twilio.received_requests().await.unwrap().len(), 1);
+    let xml = app
+        .twiml("/voice/transfer", &[("CallSid", call.as_str())])
+        .await;
+    assert!(
+        xml.contains("<Number") && xml.contains("+14155550123</Number>"),
+        "{xml}"
+    );
+    // The session is still live for the dial's outcome.
+    let back = app
+        .twiml(
+            "/voice/transfer-status",
+            &[("CallSid", call.as_str()), ("DialCallStatus", "no-answer")],
+        )
+        .await;
+    assert!(spoken(&back).contains("take a message"), "{back}");
+    let (_, s) = app.get_json(&format!("/session/{call}")).await;
+    assert_eq!(s["transfer"]["reason"], "billing");
+    assert_eq!(s["transfer"]["outcome"], "no-answer");
 }

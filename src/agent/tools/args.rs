@@ -108,6 +108,22 @@ pub enum Request {
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// `transfer_call`.
+    Transfer {
+        /// What the caller wants a person for (whispered to them).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// `take_message`.
+    TakeMessage {
+        /// Who it is from.
+        name: String,
+        /// What it is about.
+        message: String,
+        /// Where to call back, if not the caller's own number.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        callback_number: Option<String>,
+    },
 }
 
 impl Request {
@@ -120,6 +136,8 @@ impl Request {
             Self::Reschedule { .. } => "reschedule_appointment",
             Self::Cancel { .. } => "cancel_appointment",
             Self::EndCall { .. } => "end_call",
+            Self::Transfer { .. } => "transfer_call",
+            Self::TakeMessage { .. } => "take_message",
         }
     }
 
@@ -127,7 +145,10 @@ impl Request {
     pub fn has_side_effect(&self) -> bool {
         matches!(
             self,
-            Self::Book { .. } | Self::Reschedule { .. } | Self::Cancel { .. }
+            Self::Book { .. }
+                | Self::Reschedule { .. }
+                | Self::Cancel { .. }
+                | Self::TakeMessage { .. }
         )
     }
 
@@ -194,6 +215,18 @@ pub fn parse(name: &str, raw: &str, example: NaiveDateTime) -> Result<Request, A
         },
         "end_call" => Request::EndCall {
             reason: a.text("reason")?,
+        },
+        "transfer_call" => Request::Transfer {
+            reason: a.text("reason")?,
+        },
+        "take_message" => Request::TakeMessage {
+            name: a.text("name")?.ok_or_else(|| {
+                ArgError("name is required: ask the caller who the message is from".into())
+            })?,
+            message: a.text("message")?.ok_or_else(|| {
+                ArgError("message is required: ask the caller what the message is about".into())
+            })?,
+            callback_number: a.callback()?,
         },
         other => {
             return Err(ArgError(format!(
@@ -283,6 +316,29 @@ impl Fields<'_> {
             )));
         }
         Ok(Some(parsed))
+    }
+
+    /// A phone number the caller gave by voice: digits (and a leading +),
+    /// 7 to 15 of them; spaces, dashes and brackets are dropped.
+    fn callback(&self) -> Result<Option<String>, ArgError> {
+        let Some(raw) = self.text("callback_number")? else {
+            return Ok(None);
+        };
+        let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+        let only_number = raw
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        if !only_number || !(7..=15).contains(&digits.len()) {
+            return Err(ArgError(
+                "callback_number must be a phone number of 7 to 15 digits; ask the caller to repeat it"
+                    .into(),
+            ));
+        }
+        Ok(Some(if raw.trim_start().starts_with('+') {
+            format!("+{digits}")
+        } else {
+            digits
+        }))
     }
 
     fn minutes(&self) -> Result<Option<u32>, ArgError> {

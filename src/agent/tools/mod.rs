@@ -46,8 +46,13 @@ pub use self::{
 use super::speech;
 use crate::{
     calendar::{Appointment, CalendarError, Details, Outcome, Refusal, Scheduler},
+    messages::{Message, MessageBook, NewMessage},
     session::{Effect, EffectCounts, SessionStore, ToolCall},
-    twilio::{number::CallerIdentity, webhook::CallSid},
+    texts::{Change, Texter},
+    twilio::{
+        number::{CallerIdentity, PhoneNumber},
+        webhook::CallSid,
+    },
 };
 
 /// Bookings one caller turn may make.
@@ -58,6 +63,10 @@ pub const CHANGES_PER_TURN: u32 = 1;
 pub const BOOKINGS_PER_CALL: u32 = 3;
 /// Moves and cancellations one call may make.
 pub const CHANGES_PER_CALL: u32 = 5;
+/// Messages one caller turn may leave.
+pub const MESSAGES_PER_TURN: u32 = 1;
+/// Messages one call may leave.
+pub const MESSAGES_PER_CALL: u32 = 3;
 
 /// Who is calling and when: everything the envelope acts for.
 #[derive(Clone)]
@@ -95,6 +104,20 @@ pub enum ToolError {
         "the calendar is unavailable right now; apologise and offer to take a message or call back"
     )]
     CalendarUnavailable,
+    /// Nobody to transfer to (no `TRANSFER_NUMBER`).
+    #[error("nobody can come to the phone right now; offer to take a message")]
+    NoTransfer,
+    /// Outside business hours nobody is there to take the call.
+    #[error(
+        "the office is closed right now, so nobody can come to the phone; offer to take a message"
+    )]
+    Closed,
+    /// A withheld caller left no number to call back.
+    #[error("the caller's number is withheld: ask for a number to call them back on")]
+    NeedCallback,
+    /// The message could not be stored.
+    #[error("the message could not be saved right now; apologise and ask the caller to call back")]
+    MessagesUnavailable,
 }
 
 /// What a tool call came to.
@@ -131,6 +154,10 @@ pub enum Done {
     },
     /// `end_call`.
     Ending,
+    /// `transfer_call`: the caller is about to be connected.
+    Transferring,
+    /// `take_message`: the message is kept.
+    MessageTaken(Message),
     /// Nothing happened, for this reason.
     Failed(ToolError),
 }
@@ -142,6 +169,7 @@ impl Done {
             Self::Booked(_) => Some(Effect::Booked),
             Self::Moved { .. } => Some(Effect::Moved),
             Self::Cancelled(_) => Some(Effect::Cancelled),
+            Self::MessageTaken(_) => Some(Effect::Message),
             _ => None,
         }
     }
@@ -154,6 +182,8 @@ pub struct ToolResult {
     pub value: Value,
     /// The tool asked to end the call.
     pub end_call: bool,
+    /// The tool asked to connect the caller to a person.
+    pub transfer: bool,
 }
 
 /// Ids for calls made without one (typed calls, models that send none).
@@ -168,12 +198,37 @@ pub fn new_call_id() -> String {
 #[derive(Clone)]
 pub struct Tools {
     scheduler: Scheduler,
+    messages: MessageBook,
+    transfer_number: Option<PhoneNumber>,
+    texter: Option<Arc<Texter>>,
 }
 
 impl Tools {
-    /// Tools over `scheduler`.
-    pub fn new(scheduler: Scheduler) -> Self {
-        Self { scheduler }
+    /// Tools over `scheduler`, keeping messages in `messages`.
+    pub fn new(scheduler: Scheduler, messages: MessageBook) -> Self {
+        Self {
+            scheduler,
+            messages,
+            transfer_number: None,
+            texter: None,
+        }
+    }
+
+    /// Texts the caller after each booking, move or cancellation.
+    pub fn with_texts(mut self, texter: Option<Arc<Texter>>) -> Self {
+        self.texter = texter;
+        self
+    }
+
+    /// Callers who ask for a person are connected to `number`.
+    pub fn with_transfer(mut self, number: Option<PhoneNumber>) -> Self {
+        self.transfer_number = number;
+        self
+    }
+
+    /// Where callers who ask for a person are connected.
+    pub fn transfer_number(&self) -> Option<&PhoneNumber> {
+        self.transfer_number.as_ref()
     }
 
     /// The scheduling rules, for planning (free times, the business's
@@ -205,6 +260,7 @@ impl Tools {
         ToolResult {
             value,
             end_call: done == Done::Ending,
+            transfer: done == Done::Transferring,
         }
     }
 
@@ -250,6 +306,7 @@ impl Tools {
             };
             let value = tools.to_json(&done);
             record(&task_ctx, id, name, arguments, &value, done.effect());
+            tools.text_caller(&task_ctx, &done);
             (done, value)
         });
         task.await.unwrap_or_else(|e| {
@@ -258,6 +315,21 @@ impl Tools {
             let value = self.to_json(&done);
             (done, value)
         })
+    }
+
+    /// Texts a confirmation of a change to a caller with a number.
+    fn text_caller(&self, ctx: &ToolContext, done: &Done) {
+        let (Some(texter), Some(number)) = (&self.texter, ctx.caller.number()) else {
+            return;
+        };
+        let local = |t| self.scheduler.to_local(t);
+        let change = match done {
+            Done::Booked(a) => Change::Booked(local(a.start)),
+            Done::Moved { to, .. } => Change::Moved(local(to.start)),
+            Done::Cancelled(a) => Change::Cancelled(local(a.start)),
+            _ => return,
+        };
+        texter.confirm(&ctx.call_sid, number, change);
     }
 
     /// Whether the call may make this change now; the refusal if not.
@@ -328,6 +400,39 @@ impl Tools {
                 Err(done) => Ok(done),
             },
             Request::EndCall { .. } => Ok(Done::Ending),
+            Request::Transfer { reason } => Ok(if self.transfer_number.is_none() {
+                Done::Failed(ToolError::NoTransfer)
+            } else if !s.is_open_at(ctx.now) {
+                Done::Failed(ToolError::Closed)
+            } else {
+                ctx.sessions.begin_transfer(&ctx.call_sid, reason);
+                Done::Transferring
+            }),
+            Request::TakeMessage {
+                name,
+                message,
+                callback_number,
+            } => {
+                let caller_number = ctx.caller.phone().map(str::to_owned);
+                let Some(callback_number) = callback_number.or_else(|| caller_number.clone())
+                else {
+                    return Done::Failed(ToolError::NeedCallback);
+                };
+                let new = NewMessage {
+                    call_sid: ctx.call_sid.to_string(),
+                    caller_number,
+                    name,
+                    message,
+                    callback_number: Some(callback_number),
+                };
+                return match self.messages.take(new, ctx.now).await {
+                    Ok(m) => Done::MessageTaken(m),
+                    Err(e) => {
+                        tracing::error!(call_sid = %ctx.call_sid, error = %e, "could not keep a message");
+                        Done::Failed(ToolError::MessagesUnavailable)
+                    }
+                };
+            }
         };
         result.unwrap_or_else(|e| match e {
             CalendarError::NotFound => Done::Failed(ToolError::NotYours(
@@ -471,6 +576,19 @@ impl Tools {
                 "alternatives_spoken": alternatives.iter().map(|t| Self::spoken(*t)).collect::<Vec<_>>(),
             }),
             Done::Ending => json!({ "ok": true }),
+            Done::Transferring => json!({
+                "ok": true,
+                "transferring": true,
+                "note": "the caller is connected to a person after your next words"
+            }),
+            Done::MessageTaken(m) => json!({
+                "ok": true,
+                "message_taken": true,
+                "name": m.name,
+                "message": m.message,
+                "callback_number": m.callback_number,
+                "callback_spoken": m.callback_number.as_deref().map(speech::digits),
+            }),
             Done::Failed(e) => json!({ "ok": false, "error": e.to_string() }),
         }
     }
@@ -515,6 +633,13 @@ fn refuse_over_limit(used: &EffectCounts, request: &Request) -> Option<ToolError
             CHANGES_PER_TURN,
             CHANGES_PER_CALL,
             "change to an existing appointment",
+        ),
+        Request::TakeMessage { .. } => (
+            used.turn_messages,
+            used.call_messages,
+            MESSAGES_PER_TURN,
+            MESSAGES_PER_CALL,
+            "message",
         ),
         _ => return None,
     };
@@ -577,10 +702,10 @@ mod tests {
 
     fn bench() -> Bench {
         let dir = tempfile::tempdir().unwrap();
-        let tools = Tools::new(crate::calendar::tests::scheduler(
-            "America/New_York",
-            dir.path(),
-        ));
+        let tools = Tools::new(
+            crate::calendar::tests::scheduler("America/New_York", dir.path()),
+            MessageBook::open(dir.path()).unwrap(),
+        );
         let sessions = Arc::new(SessionStore::new(Archive::open(dir.path()).unwrap()));
         Bench {
             tools,

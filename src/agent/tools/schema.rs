@@ -5,13 +5,15 @@ use serde_json::{Value, json};
 use super::args::{MAX_MINUTES, MIN_MINUTES};
 
 /// The names of the tools, as the LLM sees them.
-pub const TOOL_NAMES: [&str; 6] = [
+pub const TOOL_NAMES: [&str; 8] = [
     "check_availability",
     "book_appointment",
     "find_appointments",
     "reschedule_appointment",
     "cancel_appointment",
     "end_call",
+    "transfer_call",
+    "take_message",
 ];
 
 /// One tool's definition: name, description, JSON-schema parameters.
@@ -108,6 +110,31 @@ pub fn definitions() -> Vec<ToolDef> {
             parameters: json!({
                 "type": "object",
                 "properties": {"reason": {"type": "string"}}
+            }),
+        },
+        ToolDef {
+            name: "transfer_call",
+            description: "Connect the caller to a person at the business when they ask for one. \
+                          Say a short line first (\"Let me put you through.\"). If the result says \
+                          nobody can come to the phone, offer to take a message.",
+            parameters: json!({
+                "type": "object",
+                "properties": {"reason": {"type": "string", "description": "What the caller wants, told to the person who answers"}}
+            }),
+        },
+        ToolDef {
+            name: "take_message",
+            description: "Take a message for the business: who it is from, what it is about, and a \
+                          callback number (default: the number the caller is calling from). Read the \
+                          callback number back digit by digit if the caller said it.",
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "description": "Who the message is from"},
+                    "message": {"type": "string", "description": "What it is about"},
+                    "callback_number": {"type": "string", "description": "Where to call back, if not the number they are calling from"}
+                },
+                "required": ["name", "message"]
             }),
         },
     ]

@@ -3,6 +3,7 @@
 
 pub mod appointments;
 pub mod calls;
+pub mod messages;
 pub mod sessions;
 pub mod system;
 

@@ -79,7 +79,7 @@ pub struct ToolCallView {
     pub arguments: String,
     /// The result the agent was given.
     pub result: serde_json::Value,
-    /// What it changed: `booked`, `moved` or `cancelled`; absent when nothing.
+    /// What it changed: `booked`, `moved`, `cancelled` or `message`; absent when nothing.
     pub effect: Option<String>,
 }
 
@@ -95,6 +95,7 @@ impl From<&ToolCall> for ToolCallView {
                     Effect::Booked => "booked",
                     Effect::Moved => "moved",
                     Effect::Cancelled => "cancelled",
+                    Effect::Message => "message",
                 }
                 .to_owned()
             }),
@@ -129,6 +130,34 @@ pub struct SessionDetail {
     pub initial_message: Option<String>,
     /// The transcript, oldest first.
     pub conversation_history: Vec<TurnView>,
+    /// Confirmation texts sent on this call.
+    pub texts: Vec<TextView>,
+    /// The caller's transfer to a person, if one was asked for.
+    pub transfer: Option<TransferView>,
+}
+
+/// A confirmation text.
+#[derive(Debug, Object)]
+pub struct TextView {
+    /// When it was sent.
+    pub at: DateTime<Utc>,
+    /// What it said.
+    pub body: String,
+    /// Twilio's message id, when Twilio took it.
+    pub sid: Option<String>,
+    /// Why it was not sent.
+    pub error: Option<String>,
+}
+
+/// A transfer to a person.
+#[derive(Debug, Object)]
+pub struct TransferView {
+    /// When the caller was put through.
+    pub at: DateTime<Utc>,
+    /// What the caller wanted.
+    pub reason: Option<String>,
+    /// How the dial ended (`completed`, `busy`, `no-answer`, `failed`, `canceled`); absent while ringing.
+    pub outcome: Option<String>,
 }
 
 fn role(r: Role) -> &'static str {
@@ -170,6 +199,21 @@ impl From<Session> for SessionDetail {
                     tool: t.tool.as_deref().map(ToolCallView::from),
                 })
                 .collect(),
+            texts: s
+                .texts
+                .into_iter()
+                .map(|t| TextView {
+                    at: t.at,
+                    body: t.body,
+                    sid: t.sid,
+                    error: t.error,
+                })
+                .collect(),
+            transfer: s.transfer.map(|t| TransferView {
+                at: t.at,
+                reason: t.reason,
+                outcome: t.outcome,
+            }),
             to: s.to,
             from: s.from,
             started_at: s.started_at,
