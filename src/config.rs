@@ -237,6 +237,20 @@ pub struct DutiesConfig {
     /// `SMS_CONFIRMATIONS` (default: `true` when the Twilio credentials are
     /// set): text the caller after a booking, move or cancellation.
     pub sms_confirmations: bool,
+    /// `REMINDER_LEAD_MINUTES` (unset: no reminders): how long before an
+    /// appointment its reminder goes out.
+    pub reminder_lead: Option<Duration>,
+    /// `REMINDER_CHANNEL` (default `sms`): `sms` or `call`.
+    pub reminder_channel: ReminderChannel,
+}
+
+/// How reminders reach the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReminderChannel {
+    /// A text message.
+    Sms,
+    /// An outbound call that lets them keep, move or cancel.
+    Call,
 }
 
 /// Everything frontdesk is configured with.
@@ -562,6 +576,16 @@ impl Config {
                 PhoneNumber::parse(raw).map(Some)
             }),
             sms_confirmations: r.parsed("SMS_CONFIRMATIONS", twilio_ready, parse_bool),
+            reminder_lead: r.raw("REMINDER_LEAD_MINUTES").is_some().then(|| {
+                Duration::from_secs(60 * r.number("REMINDER_LEAD_MINUTES", 0u64, 1, 20_160))
+            }),
+            reminder_channel: r.parsed("REMINDER_CHANNEL", ReminderChannel::Sms, |raw| {
+                match raw.to_ascii_lowercase().as_str() {
+                    "sms" => Ok(ReminderChannel::Sms),
+                    "call" => Ok(ReminderChannel::Call),
+                    _ => Err("must be sms or call".into()),
+                }
+            }),
         };
 
         if !r.problems.is_empty() {

@@ -15,6 +15,7 @@
 //! - [`calendar`]: availability rules over the built-in or Google calendar.
 //! - [`messages`]: messages taken for the business, kept durably.
 //! - [`texts`]: SMS confirmations of bookings, moves and cancellations.
+//! - [`reminders`]: each appointment's reminder, once, at its lead time.
 //! - [`cli`]: the `frontdesk call` command, a client of `/make-call`.
 //! - [`bridge`]: streaming mode, Twilio Media Streams bridged to Deepgram's
 //!   Voice Agent with the same calendar tools.
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod messages;
+pub mod reminders;
 pub mod session;
 pub mod startup;
 pub mod state;

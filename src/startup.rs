@@ -19,6 +19,7 @@ use crate::{
     },
     config::{AgentKind, Config},
     messages::{MessageBook, MessageError},
+    reminders::{ReminderBook, ReminderError, Reminders},
     session::{Archive, ArchiveError, SessionStore},
     state::{AppState, Clock, system_clock},
     texts::Texter,
@@ -46,6 +47,9 @@ pub enum StartupError {
     /// The message book could not be opened.
     #[error(transparent)]
     Messages(#[from] MessageError),
+    /// The reminder book could not be opened.
+    #[error(transparent)]
+    Reminders(#[from] ReminderError),
 }
 
 /// A bound, not yet serving, server.
@@ -94,9 +98,27 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Start
             config.business.name.clone(),
         ))
     });
-    let tools = Tools::new(Scheduler::new(calendar, &config.business), messages.clone())
+    let scheduler = Scheduler::new(calendar, &config.business);
+    let reminders = match config.duties.reminder_lead {
+        Some(lead) => Some(Arc::new(Reminders {
+            book: ReminderBook::open(&config.data_dir)?,
+            lead: chrono::Duration::from_std(lead).unwrap_or_default(),
+            channel: config.duties.reminder_channel,
+            scheduler: scheduler.clone(),
+            twilio: Arc::clone(&twilio),
+            sessions: Arc::clone(&sessions),
+            business: config.business.name.clone(),
+            call_urls: (
+                config.public_url.join("/voice/outbound"),
+                config.public_url.join("/voice/status"),
+            ),
+        })),
+        None => None,
+    };
+    let tools = Tools::new(scheduler, messages.clone())
         .with_transfer(config.duties.transfer_number.clone())
-        .with_texts(texter);
+        .with_texts(texter)
+        .with_reminders(reminders.clone());
     let agent: SharedAgent = match config.agent {
         AgentKind::Llm => Arc::new(LlmAgent::new(
             &config.openai,
@@ -111,6 +133,7 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Start
     };
     Ok(AppState {
         messages,
+        reminders,
         turns: Arc::new(TurnRunner::default()),
         bridges: Arc::default(),
         tools,
@@ -165,6 +188,10 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let state = self.state;
         let sweeper = tokio::spawn(sweep_idle_sessions(state.clone()));
+        let reminding = state
+            .reminders
+            .clone()
+            .map(|r| tokio::spawn(r.run(Arc::clone(&state.clock))));
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 crate::http::app(state.clone()),
@@ -173,6 +200,9 @@ impl Application {
             )
             .await;
         sweeper.abort();
+        if let Some(r) = reminding {
+            r.abort();
+        }
         // Calls still in progress go to the log; a webhook after a restart resumes them.
         state.sessions.suspend_all().await;
         result

@@ -13,6 +13,7 @@ use crate::{
     bridge::Bridges,
     config::Config,
     messages::MessageBook,
+    reminders::Reminders,
     session::SessionStore,
     turns::TurnRunner,
     twilio::client::TwilioClient,
@@ -37,6 +38,8 @@ pub struct AppState {
     pub tools: Tools,
     /// Messages taken for the business.
     pub messages: MessageBook,
+    /// Appointment reminders (`REMINDER_LEAD_MINUTES`), when on.
+    pub reminders: Option<Arc<Reminders>>,
     /// Who answers the caller.
     pub agent: SharedAgent,
     /// Twilio's REST API.

@@ -445,3 +445,221 @@ async fn a_refused_text_is_kept_in_the_session_and_the_booking_stands() {
         "not retried"
     );
 }
+
+/// A clock the test moves by hand.
+struct HandClock(std::sync::atomic::AtomicI64);
+
+impl HandClock {
+    fn at(t: chrono::DateTime<chrono::Utc>) -> Arc<Self> {
+        Arc::new(Self(std::sync::atomic::AtomicI64::new(t.timestamp())))
+    }
+    fn set(&self, t: chrono::DateTime<chrono::Utc>) {
+        self.0
+            .store(t.timestamp(), std::sync::atomic::Ordering::SeqCst);
+    }
+    fn clock(self: &Arc<Self>) -> frontdesk::state::Clock {
+        let me = Arc::clone(self);
+        Arc::new(move || {
+            chrono::DateTime::from_timestamp(me.0.load(std::sync::atomic::Ordering::SeqCst), 0)
+                .unwrap()
+        })
+    }
+}
+
+async fn reminding_app(
+    twilio: &MockServer,
+    dir: &std::path::Path,
+    clock: frontdesk::state::Clock,
+    channel: &str,
+) -> TestApp {
+    let uri = twilio.uri();
+    let state = frontdesk::startup::build_state(
+        config(
+            dir,
+            &[
+                ("BUSINESS_TIMEZONE", "America/New_York"),
+                ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
+                ("TWILIO_AUTH_TOKEN", "secret"),
+                ("TWILIO_PHONE_NUMBER", "+14155550199"),
+                ("TWILIO_API_BASE_URL", uri.as_str()),
+                ("TWILIO_VALIDATE_SIGNATURES", "false"),
+                ("SMS_CONFIRMATIONS", "false"),
+                ("REMINDER_LEAD_MINUTES", "1440"),
+                ("REMINDER_CHANNEL", channel),
+            ],
+        ),
+        clock,
+    )
+    .await
+    .unwrap();
+    spawn_with_state(state, dir.to_path_buf()).await
+}
+
+/// The bodies of the texts the fake Twilio received, after waiting for `n`.
+async fn texted(twilio: &MockServer, n: usize) -> Vec<String> {
+    for _ in 0..50 {
+        let got = twilio.received_requests().await.unwrap();
+        if got.len() >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    twilio
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| form(r).get("Body").cloned().unwrap_or_default())
+        .collect()
+}
+
+async fn book(app: &TestApp, n: u32, words: &str) -> String {
+    let c = sid(n);
+    call(app, &c, CALLER).await;
+    app.say(&c, words).await;
+    let heard = spoken(&app.say(&c, "yes").await);
+    assert!(heard.contains("all set"), "{heard}");
+    c
+}
+
+#[tokio::test]
+async fn reminders_go_out_once_at_their_lead_time_and_never_for_cancelled_appointments() {
+    use chrono::TimeZone;
+    use wiremock::{
+        Mock, ResponseTemplate,
+        matchers::{method, path},
+    };
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages.json",
+        ))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"sid": "SM1", "status": "queued"})),
+        )
+        .mount(&twilio)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    // Sunday 2026-11-22, 10 AM in New York.
+    let hand = HandClock::at(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 22, 15, 0, 0)
+            .unwrap(),
+    );
+    let app = reminding_app(&twilio, dir.path(), hand.clock(), "sms").await;
+
+    // Due at booking: Monday 9 AM is less than a day away.
+    book(
+        &app,
+        10,
+        "Can I book tomorrow at 9 am? My name is Ada Lovelace",
+    )
+    .await;
+    let sent = texted(&twilio, 1).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].starts_with("Hi Ada, this is Acme Dental reminding you of your appointment on Monday, November 23rd at 9 AM."),
+        "{sent:?}"
+    );
+    // Due later: Tuesday 4 PM is due Monday 4 PM; Tuesday 3 PM is cancelled.
+    book(
+        &app,
+        11,
+        "Can I book Tuesday at 4 pm? My name is Alan Turing",
+    )
+    .await;
+    let c = sid(12);
+    call(&app, &c, "+14155550111").await;
+    app.say(&c, "Can I book Tuesday at 3 pm? My name is Grace Hopper")
+        .await;
+    assert!(spoken(&app.say(&c, "yes").await).contains("all set"));
+    app.say(&c, "Actually please cancel my appointment").await;
+    app.say(&c, "yes").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(texted(&twilio, 1).await.len(), 1, "nothing else is due yet");
+
+    let (_, list) = app.get_json("/appointments").await;
+    assert_eq!(list["appointments"].as_array().unwrap().len(), 2, "{list}");
+    // A restart, then the clock reaches Monday 4:30 PM: both remaining
+    // reminders' times have come, the cancelled one's too.
+    let tmp = app.stop().await;
+    hand.set(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 23, 21, 30, 0)
+            .unwrap(),
+    );
+    let again = reminding_app(&twilio, dir.path(), hand.clock(), "sms").await;
+    let sent = texted(&twilio, 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let sent_after = texted(&twilio, 2).await;
+    assert_eq!(sent, sent_after, "nothing more");
+    assert_eq!(
+        sent.len(),
+        2,
+        "Ada's once, Alan's once, Grace's never: {sent:?}"
+    );
+    assert!(
+        sent[1].contains("Hi Alan") && sent[1].contains("Tuesday, November 24th at 4 PM"),
+        "{sent:?}"
+    );
+    drop(again);
+    drop(tmp);
+}
+
+#[tokio::test]
+async fn a_reminder_call_greets_with_the_appointment_and_asks_keep_move_or_cancel() {
+    use chrono::TimeZone;
+    use wiremock::{
+        Mock, ResponseTemplate,
+        matchers::{method, path},
+    };
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/2010-04-01/Accounts/AC00000000000000000000000000000000/Calls.json",
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "sid": "CA0000000000000000000000000000abcd", "status": "queued",
+            "to": CALLER, "from": "+14155550199"
+        })))
+        .mount(&twilio)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let hand = HandClock::at(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 22, 15, 0, 0)
+            .unwrap(),
+    );
+    let app = reminding_app(&twilio, dir.path(), hand.clock(), "call").await;
+    book(
+        &app,
+        20,
+        "Can I book tomorrow at 9 am? My name is Ada Lovelace",
+    )
+    .await;
+    let requests = texted(&twilio, 1).await;
+    assert_eq!(requests.len(), 1);
+    let placed = form(&twilio.received_requests().await.unwrap()[0]);
+    assert_eq!(placed["To"], CALLER);
+    assert_eq!(placed["MachineDetection"], "DetectMessageEnd");
+    assert_eq!(
+        placed["Url"],
+        "https://frontdesk.example.com/voice/outbound"
+    );
+    // When the call is answered, the greeting is the reminder.
+    let answer = app
+        .twiml(
+            "/voice/outbound",
+            &[
+                ("CallSid", "CA0000000000000000000000000000abcd"),
+                ("To", CALLER),
+                ("Direction", "outbound-api"),
+            ],
+        )
+        .await;
+    let said = spoken(&answer);
+    assert!(
+        said.contains("Hi Ada") && said.contains("keep it, move it or cancel it"),
+        "{said}"
+    );
+}

@@ -47,6 +47,7 @@ use super::speech;
 use crate::{
     calendar::{Appointment, CalendarError, Details, Outcome, Refusal, Scheduler},
     messages::{Message, MessageBook, NewMessage},
+    reminders::Reminders,
     session::{Effect, EffectCounts, SessionStore, ToolCall},
     texts::{Change, Texter},
     twilio::{
@@ -201,6 +202,7 @@ pub struct Tools {
     messages: MessageBook,
     transfer_number: Option<PhoneNumber>,
     texter: Option<Arc<Texter>>,
+    reminders: Option<Arc<Reminders>>,
 }
 
 impl Tools {
@@ -211,7 +213,14 @@ impl Tools {
             messages,
             transfer_number: None,
             texter: None,
+            reminders: None,
         }
+    }
+
+    /// Schedules (and drops) appointment reminders as appointments change.
+    pub fn with_reminders(mut self, reminders: Option<Arc<Reminders>>) -> Self {
+        self.reminders = reminders;
+        self
     }
 
     /// Texts the caller after each booking, move or cancellation.
@@ -307,6 +316,7 @@ impl Tools {
             let value = tools.to_json(&done);
             record(&task_ctx, id, name, arguments, &value, done.effect());
             tools.text_caller(&task_ctx, &done);
+            tools.keep_reminders(&task_ctx, &done).await;
             (done, value)
         });
         task.await.unwrap_or_else(|e| {
@@ -315,6 +325,20 @@ impl Tools {
             let value = self.to_json(&done);
             (done, value)
         })
+    }
+
+    /// Schedules, moves or drops the reminder of a changed appointment.
+    async fn keep_reminders(&self, ctx: &ToolContext, done: &Done) {
+        let Some(reminders) = &self.reminders else {
+            return;
+        };
+        match (done, ctx.caller.number()) {
+            (Done::Booked(a) | Done::Moved { to: a, .. }, Some(number)) => {
+                reminders.schedule(a, number).await;
+            }
+            (Done::Cancelled(a), _) => reminders.cancel(a).await,
+            _ => {}
+        }
     }
 
     /// Texts a confirmation of a change to a caller with a number.
