@@ -302,26 +302,36 @@ fn form(req: &wiremock::Request) -> std::collections::HashMap<String, String> {
     form_urlencoded::parse(&req.body).into_owned().collect()
 }
 
-async fn texting_app(twilio: &MockServer, dir: &std::path::Path) -> TestApp {
+/// An app talking to a fake Twilio, with `extra` settings.
+async fn twilio_app(
+    twilio: &MockServer,
+    dir: &std::path::Path,
+    clock: frontdesk::state::Clock,
+    extra: &[(&str, &str)],
+) -> TestApp {
     let uri = twilio.uri();
-    let state = frontdesk::startup::build_state(
-        config(
-            dir,
-            &[
-                ("BUSINESS_TIMEZONE", "America/New_York"),
-                ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
-                ("TWILIO_AUTH_TOKEN", "secret"),
-                ("TWILIO_PHONE_NUMBER", "+14155550199"),
-                ("TWILIO_API_BASE_URL", uri.as_str()),
-                ("TWILIO_VALIDATE_SIGNATURES", "false"),
-            ],
-        ),
-        crate::helpers::sunday_morning(),
-    )
-    .await
-    .unwrap();
-    assert!(state.config.duties.sms_confirmations, "on with credentials");
+    let mut vars = vec![
+        ("BUSINESS_TIMEZONE", "America/New_York"),
+        ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
+        ("TWILIO_AUTH_TOKEN", "secret"),
+        ("TWILIO_PHONE_NUMBER", "+14155550199"),
+        ("TWILIO_API_BASE_URL", uri.as_str()),
+        ("TWILIO_VALIDATE_SIGNATURES", "false"),
+    ];
+    vars.extend_from_slice(extra);
+    let state = frontdesk::startup::build_state(config(dir, &vars), clock)
+        .await
+        .unwrap();
     spawn_with_state(state, dir.to_path_buf()).await
+}
+
+async fn texting_app(twilio: &MockServer, dir: &std::path::Path) -> TestApp {
+    let app = twilio_app(twilio, dir, crate::helpers::sunday_morning(), &[]).await;
+    assert!(
+        app.state.config.duties.sms_confirmations,
+        "on with credentials"
+    );
+    app
 }
 
 /// Waits until the session has `n` texts.
@@ -472,27 +482,12 @@ async fn reminding_app(
     clock: frontdesk::state::Clock,
     channel: &str,
 ) -> TestApp {
-    let uri = twilio.uri();
-    let state = frontdesk::startup::build_state(
-        config(
-            dir,
-            &[
-                ("BUSINESS_TIMEZONE", "America/New_York"),
-                ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
-                ("TWILIO_AUTH_TOKEN", "secret"),
-                ("TWILIO_PHONE_NUMBER", "+14155550199"),
-                ("TWILIO_API_BASE_URL", uri.as_str()),
-                ("TWILIO_VALIDATE_SIGNATURES", "false"),
-                ("SMS_CONFIRMATIONS", "false"),
-                ("REMINDER_LEAD_MINUTES", "1440"),
-                ("REMINDER_CHANNEL", channel),
-            ],
-        ),
-        clock,
-    )
-    .await
-    .unwrap();
-    spawn_with_state(state, dir.to_path_buf()).await
+    let extra = [
+        ("SMS_CONFIRMATIONS", "false"),
+        ("REMINDER_LEAD_MINUTES", "1440"),
+        ("REMINDER_CHANNEL", channel),
+    ];
+    twilio_app(twilio, dir, clock, &extra).await
 }
 
 /// The bodies of the texts the fake Twilio received, after waiting for `n`.

@@ -44,7 +44,8 @@ pub struct AppointmentList {
 /// Appointment routes.
 pub struct AppointmentsApi;
 
-fn parse_day(name: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
+/// A `YYYY-MM-DD` query parameter.
+pub(super) fn parse_day(name: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
     raw.map(|r| {
         NaiveDate::parse_from_str(r.trim(), "%Y-%m-%d").map_err(|_| {
             ApiError::BadRequest(ErrorBody::new(format!(

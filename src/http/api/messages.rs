@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, Tags, param::Query, payload::Json};
 
-use super::{ApiError, ErrorBody};
+use super::{ApiError, ErrorBody, appointments::parse_day};
 use crate::{messages::Message, state::AppState};
 
 #[derive(Tags)]
@@ -55,17 +55,6 @@ pub struct MessageList {
 
 /// Message routes.
 pub struct MessagesApi;
-
-fn parse_day(name: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
-    raw.map(|r| {
-        NaiveDate::parse_from_str(r.trim(), "%Y-%m-%d").map_err(|_| {
-            ApiError::BadRequest(ErrorBody::new(format!(
-                "{name} must be a date like 2026-11-24"
-            )))
-        })
-    })
-    .transpose()
-}
 
 #[OpenApi(tag = "ApiTags::Messages")]
 impl MessagesApi {
