@@ -505,3 +505,38 @@ async fn withheld_callers_hear_nobody_elses_appointments_from_the_built_in_agent
     assert!(said.contains("all set"), "{said}");
     assert_eq!(appointments(&app).await.len(), 2);
 }
+
+#[tokio::test]
+async fn a_booking_stays_in_the_transcript_when_the_model_fails_after_it() {
+    let model = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_model(&model, dir.path(), &[]).await;
+    mount_once(
+        &model,
+        tool_calls(
+            None,
+            &[(
+                "b1",
+                "book_appointment",
+                json!({"start": "2026-11-24T10:00", "name": "Ada"}),
+            )],
+        ),
+    )
+    .await;
+    // Then the model server fails for good.
+    Mock::given(method("POST"))
+        .and(path(COMPLETIONS))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({
+            "error": {"message": "down", "type": "server_error", "param": null, "code": null}
+        })))
+        .mount(&model)
+        .await;
+    let call = sid(9);
+    call_from(&app, &call, OWNER).await;
+    let said = spoken(&app.say(&call, "book me Tuesday at 10, I'm Ada").await);
+    assert!(said.contains("Sorry, I'm having trouble"), "{said}");
+    let entries = tool_entries(&app, &call).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["effect"], "booked");
+    assert_eq!(appointments(&app).await.len(), 1);
+}
