@@ -2,8 +2,11 @@
 # Plays Twilio against a running frontdesk (signature checks off): a whole
 # inbound call with curl, no phone needed.
 #   scripts/try_call.sh [SERVER_URL]      (default http://localhost:8000)
+# The transcript is read with the API token: API_TOKEN, else the file
+# api-token in DATA_DIR (default ./data).
 set -euo pipefail
 server=${1:-http://localhost:8000}
+token=${API_TOKEN:-$(cat "${DATA_DIR:-./data}/api-token")}
 sid="CA$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 
 post() {
@@ -20,5 +23,5 @@ post /voice/process-speech -d "CallSid=$sid"
 post /voice/process-speech -d "CallSid=$sid" --data-urlencode "SpeechResult=Thanks, that's all. Goodbye!"
 post /voice/status -d "CallSid=$sid" -d CallStatus=completed -d CallDuration=42 -d SequenceNumber=3 -o /dev/null -w "status callback: %{http_code}"
 echo "--> GET /session/$sid"
-curl -sS "$server/session/$sid"
+curl -sS -H "Authorization: Bearer $token" "$server/session/$sid"
 echo

@@ -6,6 +6,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::config::Secret;
+
 /// The body sent to `/make-call`.
 #[derive(Debug, Clone, Serialize)]
 pub struct CallRequest {
@@ -21,16 +23,27 @@ pub struct CallRequest {
     pub machine_detection: bool,
 }
 
-/// Places the call; `Ok` holds the line to print (the call SID first).
-pub async fn place_call(server: &str, request: &CallRequest) -> Result<String, String> {
+/// Places the call with the API token; `Ok` holds the line to print (the
+/// call SID first).
+pub async fn place_call(
+    server: &str,
+    api_token: &Secret,
+    request: &CallRequest,
+) -> Result<String, String> {
     let url = format!("{}/make-call", server.trim_end_matches('/'));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
-    let resp = client.post(&url).json(request).send().await.map_err(|e| {
-        format!("cannot reach frontdesk at {server}: {e} (is `frontdesk serve` running?)")
-    })?;
+    let resp = client
+        .post(&url)
+        .bearer_auth(api_token.expose())
+        .json(request)
+        .send()
+        .await
+        .map_err(|e| {
+            format!("cannot reach frontdesk at {server}: {e} (is `frontdesk serve` running?)")
+        })?;
     let status = resp.status();
     let body: Value = resp.json().await.unwrap_or(Value::Null);
     if status.is_success() {

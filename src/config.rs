@@ -56,6 +56,15 @@ pub enum CallMode {
     Stream,
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Readable lines (colours only on a terminal).
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
+
 /// The base URL Twilio reaches, without a trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicUrl(String);
@@ -82,6 +91,24 @@ impl PublicUrl {
     /// The base URL as text, without a trailing slash.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether the host is this machine (`localhost`, a loopback or
+    /// unspecified address): Twilio cannot reach such a URL, and signatures
+    /// computed over it never match what Twilio signed.
+    pub fn is_local(&self) -> bool {
+        let Ok(url) = Url::parse(&self.0) else {
+            return false;
+        };
+        match url.host() {
+            Some(url::Host::Domain(d)) => {
+                d.eq_ignore_ascii_case("localhost")
+                    || d.to_ascii_lowercase().ends_with(".localhost")
+            }
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_unspecified(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified(),
+            None => false,
+        }
     }
 
     /// The absolute URL of `path` (which starts with `/`) under this base.
@@ -260,7 +287,7 @@ pub struct Config {
     pub host: IpAddr,
     /// `SERVER_PORT` (default `8000`).
     pub port: u16,
-    /// `PUBLIC_URL` (default `http://localhost:8000`).
+    /// `PUBLIC_URL` (default `http://localhost:<SERVER_PORT>`).
     pub public_url: PublicUrl,
     /// Twilio settings.
     pub twilio: TwilioConfig,
@@ -286,6 +313,11 @@ pub struct Config {
     pub duties: DutiesConfig,
     /// `MAX_REQUEST_BYTES` (default `65536`): larger request bodies are refused with 413.
     pub max_request_bytes: usize,
+    /// `API_TOKEN`: the bearer token of the data routes (unset by default:
+    /// one is generated and kept in `DATA_DIR/api-token`).
+    pub api_token: Option<Secret>,
+    /// `LOG_FORMAT` (default `text`).
+    pub log_format: LogFormat,
 }
 
 /// Every problem found in the configuration, each naming its variable.
@@ -410,7 +442,7 @@ impl Config {
         let port = r.number("SERVER_PORT", 8000u16, 0, u16::MAX);
         let public_url = r.parsed(
             "PUBLIC_URL",
-            PublicUrl("http://localhost:8000".into()),
+            PublicUrl(format!("http://localhost:{port}")),
             PublicUrl::parse,
         );
 
@@ -587,6 +619,22 @@ impl Config {
                 }
             }),
         };
+        let api_token = r.parsed("API_TOKEN", None, |raw| {
+            if !crate::api_token::is_well_formed(raw) {
+                Err("must be printable ASCII without spaces (it is sent as `Authorization: Bearer <API_TOKEN>`)".into())
+            } else if raw.len() < 16 {
+                Err("must be at least 16 characters; unset it to have a random one generated".into())
+            } else {
+                Ok(Some(Secret::new(raw)))
+            }
+        });
+        let log_format = r.parsed("LOG_FORMAT", LogFormat::Text, |raw| {
+            match raw.to_ascii_lowercase().as_str() {
+                "text" => Ok(LogFormat::Text),
+                "json" => Ok(LogFormat::Json),
+                _ => Err("must be text or json".into()),
+            }
+        });
 
         if !r.problems.is_empty() {
             return Err(ConfigError {
@@ -609,7 +657,31 @@ impl Config {
             sessions,
             duties,
             max_request_bytes,
+            api_token,
+            log_format,
         })
+    }
+
+    /// Settings that are valid but probably not what the user wants, each
+    /// with the fix; start-up logs them and `frontdesk check` prints them.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.twilio.validate_signatures && self.public_url.is_local() {
+            out.push(format!(
+                "PUBLIC_URL={} is this machine, but Twilio signs the public address it calls: \
+                 every webhook will be refused (403). Set PUBLIC_URL to your ngrok URL or public \
+                 host, e.g. https://abcd-1234.ngrok-free.app",
+                self.public_url.as_str()
+            ));
+        }
+        if !self.twilio.validate_signatures && self.twilio.auth_token.is_some() {
+            out.push(
+                "TWILIO_VALIDATE_SIGNATURES=false: anyone who finds the webhook URLs can play \
+                 Twilio; turn it back on before going live"
+                    .into(),
+            );
+        }
+        out
     }
 
     /// The built-in defaults, as `frontdesk` runs with no configuration.
@@ -644,6 +716,57 @@ mod tests {
         assert_eq!(c.voice.silence_threshold_seconds, 4);
         assert_eq!(c.voice.tts_voice, "Polly.Joanna");
         assert_eq!(c.call_mode, CallMode::Gather);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(c.warnings().is_empty());
+    }
+
+    #[test]
+    fn public_url_follows_server_port_unless_set() {
+        let c = config(&[("SERVER_PORT", "18080")]).unwrap();
+        assert_eq!(c.public_url.as_str(), "http://localhost:18080");
+        let c = config(&[
+            ("SERVER_PORT", "18080"),
+            ("PUBLIC_URL", "https://x.example"),
+        ])
+        .unwrap();
+        assert_eq!(c.public_url.as_str(), "https://x.example");
+    }
+
+    #[test]
+    fn a_local_public_url_with_signatures_on_is_warned_about() {
+        for local in [
+            "http://localhost:8000",
+            "http://127.0.0.1:8000",
+            "http://[::1]:8000",
+            "http://0.0.0.0",
+        ] {
+            let c = config(&[("TWILIO_AUTH_TOKEN", "t"), ("PUBLIC_URL", local)]).unwrap();
+            let w = c.warnings();
+            assert!(
+                w.len() == 1 && w[0].starts_with("PUBLIC_URL="),
+                "{local}: {w:?}"
+            );
+        }
+        let c = config(&[
+            ("TWILIO_AUTH_TOKEN", "t"),
+            ("PUBLIC_URL", "https://a.ngrok-free.app"),
+        ])
+        .unwrap();
+        assert!(c.warnings().is_empty());
+        let c = config(&[("PUBLIC_URL", "http://localhost:8000")]).unwrap();
+        assert!(
+            c.warnings().is_empty(),
+            "no signatures, nothing to warn about"
+        );
+    }
+
+    #[test]
+    fn log_format_is_text_or_json() {
+        assert_eq!(
+            config(&[("LOG_FORMAT", "JSON")]).unwrap().log_format,
+            LogFormat::Json
+        );
+        assert!(config(&[("LOG_FORMAT", "xml")]).is_err());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!
 //! - [`http`]: the route table. Twilio's voice webhooks ([`http::voice`])
 //!   answer TwiML; the JSON API ([`http::api`]) shows sessions; guards check
-//!   body size and `X-Twilio-Signature` before any handler runs.
+//!   body size, `X-Twilio-Signature` and the API token ([`http::auth`])
+//!   before any handler runs.
 //! - [`twiml`]: the typed TwiML builder every webhook answer goes through.
 //! - [`twilio`]: Twilio's signature algorithm and typed webhook forms.
 //! - [`session`]: live calls in a concurrent map, ended calls in a persisted log.
@@ -17,17 +18,24 @@
 //! - [`texts`]: SMS confirmations of bookings, moves and cancellations.
 //! - [`reminders`]: each appointment's reminder, once, at its lead time.
 //! - [`cli`]: the `frontdesk call` command, a client of `/make-call`.
+//! - [`cli`]: the `frontdesk call` command, a client of `/make-call`;
+//!   [`check`]: `frontdesk check`, the settings table and the online probes.
 //! - [`bridge`]: streaming mode, Twilio Media Streams bridged to Deepgram's
 //!   Voice Agent with the same calendar tools.
-//! - [`config`]: the one typed configuration, read once at start.
+//! - [`config`]: the one typed configuration, read once at start;
+//!   [`api_token`]: where the REST API's bearer token comes from.
 //! - [`startup`] and [`state`]: binding, serving, shutting down; the shared state.
+//! - [`logging`]: log lines as text or JSON, on standard error.
 
 pub mod agent;
+pub mod api_token;
 pub mod bridge;
 pub mod calendar;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod logging;
 pub mod messages;
 pub mod reminders;
 pub mod session;

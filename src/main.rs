@@ -40,14 +40,12 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
-    /// Validate the configuration and print what would be used.
-    Check,
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,poem=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    /// Validate the configuration and print the settings (secrets masked).
+    Check {
+        /// Also try the Twilio credentials, the LLM and the calendar.
+        #[arg(long)]
+        online: bool,
+    },
 }
 
 fn load_config() -> Result<Config, ExitCode> {
@@ -72,20 +70,34 @@ async fn main() -> ExitCode {
             from,
             server,
         } => {
-            let server = match server {
-                Some(s) => s,
-                None => match load_config() {
-                    Ok(c) => format!("http://127.0.0.1:{}", c.port),
-                    Err(code) => return code,
-                },
+            let config = match load_config() {
+                Ok(c) => c,
+                Err(code) => return code,
             };
+            let server = server.unwrap_or_else(|| format!("http://127.0.0.1:{}", config.port));
+            let api_token =
+                match frontdesk::api_token::find(config.api_token.as_ref(), &config.data_dir) {
+                    Ok(Some(token)) => token,
+                    Ok(None) => {
+                        eprintln!(
+                            "no API token: set API_TOKEN to the server's token, or run this where \
+                         the server keeps its DATA_DIR ({}) after it has started once",
+                            config.data_dir.display()
+                        );
+                        return ExitCode::from(2);
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::from(2);
+                    }
+                };
             let request = frontdesk::cli::CallRequest {
                 to_number: to,
                 from_number: from,
                 initial_message: message,
                 machine_detection,
             };
-            match frontdesk::cli::place_call(&server, &request).await {
+            match frontdesk::cli::place_call(&server, &api_token, &request).await {
                 Ok(placed) => {
                     println!("{placed}");
                     ExitCode::SUCCESS
@@ -96,19 +108,31 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Command::Check => match load_config() {
+        Command::Check { online } => match load_config() {
             Ok(config) => {
-                println!("configuration is valid:\n{config:#?}");
-                ExitCode::SUCCESS
+                print!("{}", frontdesk::check::report(&config));
+                if !online {
+                    return ExitCode::SUCCESS;
+                }
+                let (text, ok) = frontdesk::check::render(&frontdesk::check::online(&config).await);
+                print!("{text}");
+                if ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
             }
             Err(code) => code,
         },
         Command::Serve => {
-            init_tracing();
             let config = match load_config() {
                 Ok(c) => c,
                 Err(code) => return code,
             };
+            frontdesk::logging::init(config.log_format);
+            for warning in config.warnings() {
+                tracing::warn!("{warning}");
+            }
             let app = match startup::Application::build(config).await {
                 Ok(app) => app,
                 Err(e) => {
@@ -117,6 +141,12 @@ async fn main() -> ExitCode {
                 }
             };
             let c = &app.state().config;
+            println!(
+                "{}",
+                app.state()
+                    .api_token
+                    .announcement(&format!("http://localhost:{}", app.port()))
+            );
             tracing::info!(
                 port = app.port(),
                 public_url = c.public_url.as_str(),

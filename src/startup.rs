@@ -5,7 +5,12 @@
 //! completes, then lets in-flight webhooks finish. Ctrl-C, SIGTERM and
 //! tests share this one path.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use poem::{
     Server,
@@ -14,6 +19,7 @@ use poem::{
 
 use crate::{
     agent::{SharedAgent, llm::LlmAgent, rules::RulesAgent, tools::Tools},
+    api_token::{self, TokenError},
     calendar::{
         CalendarError, Scheduler, SharedCalendar, google::GoogleCalendar, local::LocalCalendar,
     },
@@ -38,6 +44,19 @@ pub enum StartupError {
         /// Why.
         source: std::io::Error,
     },
+    /// `DATA_DIR` cannot be created or written.
+    #[error(
+        "DATA_DIR {}: cannot {action}: {source}; make it writable by this user or point DATA_DIR elsewhere",
+        .dir.display()
+    )]
+    DataDir {
+        /// The directory.
+        dir: PathBuf,
+        /// What failed ("create the directory", "write there").
+        action: &'static str,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
     /// The call log could not be opened.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
@@ -50,6 +69,9 @@ pub enum StartupError {
     /// The reminder book could not be opened.
     #[error(transparent)]
     Reminders(#[from] ReminderError),
+    /// The API token could not be read or stored.
+    #[error(transparent)]
+    ApiToken(#[from] TokenError),
 }
 
 /// A bound, not yet serving, server.
@@ -60,7 +82,7 @@ pub struct Application {
 }
 
 /// Opens the configured calendar.
-async fn open_calendar(config: &Config) -> Result<SharedCalendar, CalendarError> {
+pub(crate) async fn open_calendar(config: &Config) -> Result<SharedCalendar, CalendarError> {
     if config.calendar.use_builtin {
         return Ok(Arc::new(LocalCalendar::open(&config.data_dir)?));
     }
@@ -85,8 +107,28 @@ async fn open_calendar(config: &Config) -> Result<SharedCalendar, CalendarError>
     Ok(Arc::new(google))
 }
 
+/// Creates `DATA_DIR` and checks that files can be written there, so a
+/// problem is reported with the variable's name and the operating system's
+/// reason rather than as a database error.
+pub fn prepare_data_dir(dir: &Path) -> Result<(), StartupError> {
+    let failed = |action| {
+        move |source| StartupError::DataDir {
+            dir: dir.to_owned(),
+            action,
+            source,
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(failed("create the directory"))?;
+    let probe = dir.join(".frontdesk-write-test");
+    std::fs::write(&probe, b"").map_err(failed("write there"))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// Builds the shared state from the configuration.
 pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, StartupError> {
+    prepare_data_dir(&config.data_dir)?;
+    let api_token = api_token::load_or_create(config.api_token.as_ref(), &config.data_dir)?;
     let sessions = Arc::new(SessionStore::new(Archive::open(&config.data_dir)?));
     let calendar = open_calendar(&config).await?;
     let messages = MessageBook::open(&config.data_dir)?;
@@ -142,6 +184,7 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Start
         sessions,
         agent,
         clock,
+        api_token: Arc::new(api_token),
     })
 }
 
@@ -246,4 +289,48 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_data_dir_that_cannot_be_created_is_named_with_the_reason() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("a-file");
+        std::fs::write(&file, "").unwrap();
+        let err = prepare_data_dir(&file.join("data"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("DATA_DIR "), "{err}");
+        assert!(err.contains("a-file/data"), "{err}");
+        assert!(err.contains("cannot create the directory"), "{err}");
+        assert!(err.to_lowercase().contains("not a directory"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_read_only_data_dir_is_named_with_permission_denied() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o500)).unwrap();
+        if std::fs::write(tmp.path().join("probe"), "").is_ok() {
+            return; // running as root: permissions are not enforced
+        }
+        let err = prepare_data_dir(tmp.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("DATA_DIR") && err.contains("cannot write there"),
+            "{err}"
+        );
+        assert!(err.to_lowercase().contains("permission denied"), "{err}");
+    }
+
+    #[test]
+    fn a_usable_data_dir_is_created_and_left_clean() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("new");
+        prepare_data_dir(&dir).unwrap();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    }
 }

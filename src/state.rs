@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     agent::{SharedAgent, tools::Tools},
+    api_token::ApiToken,
     bridge::Bridges,
     config::Config,
     messages::MessageBook,
@@ -50,4 +51,6 @@ pub struct AppState {
     pub bridges: Arc<Bridges>,
     /// What time it is.
     pub clock: Clock,
+    /// The bearer token of the data routes.
+    pub api_token: Arc<ApiToken>,
 }

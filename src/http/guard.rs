@@ -3,19 +3,27 @@
 //! [`BodyLimit`] buffers every request body up to `MAX_REQUEST_BYTES` and
 //! refuses larger ones with 413, whether or not a `Content-Length` was sent.
 //! [`TwilioSignature`] then checks `X-Twilio-Signature` on every `/voice/*`
-//! request, over the public URL (`PUBLIC_URL` + path + raw query, since a
-//! proxy or tunnel changes what the server itself sees) and the form's
-//! parameters. A request that fails gets 403 and reaches no handler, so it
-//! changes nothing.
+//! request and on the `/twilio/stream` WebSocket upgrade, over the public URL
+//! (`PUBLIC_URL` + path + raw query, since a proxy or tunnel changes what the
+//! server itself sees) and the form's parameters. A request that fails gets
+//! 403 and reaches no handler, so it changes nothing. Both answer with the
+//! API's JSON error.
 
-use std::sync::Arc;
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+};
 
 use poem::{
     Endpoint, IntoResponse, Middleware, Request, Response, Result,
     http::{Method, StatusCode, header},
 };
 
-use crate::{config::Secret, twilio::signature};
+use super::api::ErrorBody;
+use crate::{
+    config::{Config, Secret},
+    twilio::signature,
+};
 
 /// Buffers request bodies up to a limit.
 pub struct BodyLimit(pub usize);
@@ -37,12 +45,20 @@ pub struct BodyLimitEndpoint<E> {
     limit: usize,
 }
 
+/// 413, and `Connection: close`: the rest of the body is not read, so the
+/// connection cannot carry another request (the client opens a new one).
 fn too_large(limit: usize) -> Response {
-    (
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("request body larger than {limit} bytes"),
-    )
-        .into_response()
+    let mut resp = ErrorBody {
+        error: format!("request body larger than {limit} bytes"),
+        hint: Some("MAX_REQUEST_BYTES sets the limit".into()),
+        ..ErrorBody::default()
+    }
+    .into_response(StatusCode::PAYLOAD_TOO_LARGE);
+    resp.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    resp
 }
 
 impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
@@ -64,11 +80,8 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
                     return Ok(too_large(self.limit));
                 }
                 Err(e) => {
-                    return Ok((
-                        StatusCode::BAD_REQUEST,
-                        format!("could not read the body: {e}"),
-                    )
-                        .into_response());
+                    return Ok(ErrorBody::new(format!("could not read the body: {e}"))
+                        .into_response(StatusCode::BAD_REQUEST));
                 }
             }
         }
@@ -76,12 +89,103 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     }
 }
 
-/// Checks Twilio's signature on `/voice/*` when signatures are on.
+/// Checks Twilio's signature on every `/voice/*` webhook and on the
+/// `/twilio/stream` WebSocket upgrade, when signatures are on.
+///
+/// A webhook is signed over its public URL and form parameters; the upgrade
+/// over the stream's public URL in its `wss://` form (or the `https://` form
+/// of the same address) with no parameters. A refusal is logged at warn once
+/// per call, with the URL the signature was checked against and the fix.
+#[derive(Clone)]
 pub struct TwilioSignature {
     /// The auth token (the HMAC key); `None` turns the check off.
-    pub auth_token: Option<Secret>,
+    auth_token: Option<Secret>,
     /// Validates URLs under `PUBLIC_URL`.
-    pub validator: Arc<signature::Validator>,
+    https: Arc<signature::Validator>,
+    /// Validates URLs under the `wss://` form of `PUBLIC_URL`.
+    wss: Arc<signature::Validator>,
+    /// `PUBLIC_URL`, for the warning.
+    public_url: Arc<str>,
+    /// Calls whose refusal was logged already.
+    warned: Arc<Mutex<HashSet<String>>>,
+}
+
+/// At most this many calls are remembered as warned about; then the memory
+/// starts again (a flood of forged requests cannot grow it).
+const WARNED_CALLS: usize = 1024;
+
+impl TwilioSignature {
+    /// The guard for `config` (off unless signatures are on).
+    pub fn new(config: &Config) -> Self {
+        let public = &config.public_url;
+        Self {
+            auth_token: config
+                .twilio
+                .validate_signatures
+                .then(|| config.twilio.auth_token.clone())
+                .flatten(),
+            https: Arc::new(signature::Validator::new(public.as_str())),
+            wss: Arc::new(signature::Validator::new(&public.websocket(""))),
+            public_url: public.as_str().into(),
+            warned: Arc::default(),
+        }
+    }
+
+    /// Whether this request is one Twilio signs.
+    fn guards(req: &Request) -> bool {
+        let path = req.uri().path();
+        path.starts_with("/voice/") || path == "/twilio/stream"
+    }
+
+    /// Whether this is the first refusal for `key` (a call, or a path when
+    /// the request names no call) since the memory last started again.
+    fn first_refusal(&self, key: &str) -> bool {
+        let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
+        if warned.len() >= WARNED_CALLS {
+            warned.clear();
+        }
+        warned.insert(key.to_owned())
+    }
+
+    /// The URL a signature for this path was checked against.
+    fn checked_url(&self, path_and_query: &str) -> String {
+        if path_and_query.starts_with("/twilio/stream") {
+            format!(
+                "{}{path_and_query}",
+                self.public_url.replacen("http", "ws", 1)
+            )
+        } else {
+            format!("{}{path_and_query}", self.public_url)
+        }
+    }
+
+    /// Logs a refusal at warn, once per call, with the URL and the fix.
+    fn warn_once(&self, path_and_query: &str, call: Option<&str>, signed: bool) {
+        let path = path_and_query.split('?').next().unwrap_or_default();
+        if !self.first_refusal(call.unwrap_or(path)) {
+            return;
+        }
+        let url = self.checked_url(path_and_query);
+        let call_sid = call.unwrap_or("-");
+        if signed {
+            tracing::warn!(
+                call_sid,
+                %url,
+                public_url = %self.public_url,
+                "refused a request whose X-Twilio-Signature does not match the URL it was checked \
+                 against: PUBLIC_URL must be exactly the address Twilio calls (the one in the \
+                 Twilio Console, e.g. your ngrok URL), and TWILIO_AUTH_TOKEN the account's \
+                 current auth token"
+            );
+        } else {
+            tracing::warn!(
+                call_sid,
+                %url,
+                "refused a request without X-Twilio-Signature: it did not come from Twilio. \
+                 To try webhooks by hand, set TWILIO_VALIDATE_SIGNATURES=false"
+            );
+        }
+    }
 }
 
 impl<E: Endpoint> Middleware<E> for TwilioSignature {
@@ -90,8 +194,7 @@ impl<E: Endpoint> Middleware<E> for TwilioSignature {
     fn transform(&self, inner: E) -> Self::Output {
         TwilioSignatureEndpoint {
             inner,
-            auth_token: self.auth_token.clone(),
-            validator: Arc::clone(&self.validator),
+            guard: self.clone(),
         }
     }
 }
@@ -99,18 +202,18 @@ impl<E: Endpoint> Middleware<E> for TwilioSignature {
 /// See [`TwilioSignature`].
 pub struct TwilioSignatureEndpoint<E> {
     inner: E,
-    auth_token: Option<Secret>,
-    validator: Arc<signature::Validator>,
+    guard: TwilioSignature,
 }
 
 impl<E: Endpoint> Endpoint for TwilioSignatureEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let Some(token) = &self.auth_token else {
+        let guard = &self.guard;
+        let Some(token) = &guard.auth_token else {
             return Ok(self.inner.call(req).await?.into_response());
         };
-        if !req.uri().path().starts_with("/voice/") {
+        if !TwilioSignature::guards(&req) {
             return Ok(self.inner.call(req).await?.into_response());
         }
         let given = req
@@ -139,21 +242,76 @@ impl<E: Endpoint> Endpoint for TwilioSignatureEndpoint<E> {
             .path_and_query()
             .map_or_else(|| req.uri().path(), |pq| pq.as_str());
         let valid = given.as_deref().is_some_and(|sig| {
-            self.validator
-                .is_valid(token.expose(), path_and_query, &params, sig)
+            let token = token.expose();
+            if req.uri().path() == "/twilio/stream" {
+                // Both forms are always computed, so timing does not tell which matched.
+                let wss = guard.wss.is_valid(token, path_and_query, &[], sig);
+                let https = guard.https.is_valid(token, path_and_query, &[], sig);
+                wss | https
+            } else {
+                guard.https.is_valid(token, path_and_query, &params, sig)
+            }
         });
         if !valid {
-            tracing::warn!(
-                path = req.uri().path(),
-                "refused a webhook with a missing or wrong X-Twilio-Signature"
-            );
-            return Ok((
-                StatusCode::FORBIDDEN,
-                "X-Twilio-Signature is missing or does not match this request",
-            )
-                .into_response());
+            let call = params
+                .iter()
+                .find(|(k, _)| *k == "CallSid")
+                .map(|(_, v)| *v);
+            guard.warn_once(path_and_query, call, given.is_some());
+            return Ok(ErrorBody {
+                error: "X-Twilio-Signature is missing or does not match this request".into(),
+                hint: Some(
+                    "PUBLIC_URL must be exactly the address Twilio calls; the server log names \
+                     the URL the signature was checked against"
+                        .into(),
+                ),
+                ..ErrorBody::default()
+            }
+            .into_response(StatusCode::FORBIDDEN));
         }
+        drop(pairs);
         req.set_body(body);
         Ok(self.inner.call(req).await?.into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard() -> TwilioSignature {
+        let config = Config::from_lookup(|name| match name {
+            "TWILIO_AUTH_TOKEN" => Some("token".into()),
+            "PUBLIC_URL" => Some("https://abc.ngrok.app".into()),
+            _ => None,
+        })
+        .unwrap();
+        TwilioSignature::new(&config)
+    }
+
+    #[test]
+    fn a_refusal_is_reported_once_per_call() {
+        let g = guard();
+        assert!(g.first_refusal("CA1"));
+        assert!(!g.first_refusal("CA1"));
+        assert!(g.first_refusal("CA2"));
+        // The memory is bounded: it starts again rather than grow.
+        for n in 0..WARNED_CALLS * 2 {
+            g.first_refusal(&format!("CA{n:032}"));
+        }
+        assert!(g.warned.lock().unwrap().len() <= WARNED_CALLS);
+    }
+
+    #[test]
+    fn the_report_names_the_public_url_the_signature_was_checked_against() {
+        let g = guard();
+        assert_eq!(
+            g.checked_url("/voice/inbound?x=1"),
+            "https://abc.ngrok.app/voice/inbound?x=1"
+        );
+        assert_eq!(
+            g.checked_url("/twilio/stream"),
+            "wss://abc.ngrok.app/twilio/stream"
+        );
     }
 }

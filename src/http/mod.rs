@@ -1,9 +1,15 @@
 //! The HTTP surface: the route table, the OpenAPI document, and the guards.
 //!
 //! This is the only module that knows poem. Handlers translate HTTP into
-//! calls on the domain and the answer back into TwiML or JSON.
+//! calls on the domain and the answer back into TwiML or JSON. Around them:
+//! [`guard::BodyLimit`] (413), [`guard::TwilioSignature`] (403 on the
+//! webhooks and the stream upgrade), [`auth`] (the API token, 401 on the
+//! data routes), [`allow`] (`Allow` on 405), and one mapping of every other
+//! error to the API's JSON error ([`api::error::to_json`]).
 
+pub mod allow;
 pub mod api;
+pub mod auth;
 pub mod guard;
 pub mod stream;
 pub mod voice;
@@ -11,7 +17,7 @@ pub mod voice;
 use std::sync::Arc;
 
 use poem::{Endpoint, EndpointExt, Route};
-use poem_openapi::{OpenApiService, error::ParseRequestPayloadError};
+use poem_openapi::OpenApiService;
 
 use crate::state::AppState;
 
@@ -49,37 +55,28 @@ pub fn openapi_json() -> String {
     openapi_service().spec()
 }
 
-/// A body that does not parse (a JSON field missing, a form that is not a
-/// form) is a 400 with a JSON error saying what is wrong.
-async fn malformed_body(err: ParseRequestPayloadError) -> poem::Response {
-    use poem::IntoResponse;
-    let body = serde_json::json!({ "error": format!("malformed request body: {}", err.reason) });
-    (poem::http::StatusCode::BAD_REQUEST, poem::web::Json(body)).into_response()
-}
-
 /// The whole application: routes, docs, guards and shared state.
 pub fn app(state: AppState) -> impl Endpoint {
     let api = openapi_service();
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
-    let signature = guard::TwilioSignature {
-        auth_token: state
-            .config
-            .twilio
-            .validate_signatures
-            .then(|| state.config.twilio.auth_token.clone())
-            .flatten(),
-        validator: Arc::new(crate::twilio::signature::Validator::new(
-            state.config.public_url.as_str(),
-        )),
-    };
+    let allowed = Arc::new(allow::Allowed::new(
+        &api.spec(),
+        &[
+            ("/openapi.json", "get"),
+            ("/docs", "get"),
+            ("/twilio/stream", "get"),
+        ],
+    ));
+    let signature = guard::TwilioSignature::new(&state.config);
     let limit = state.config.max_request_bytes;
     Route::new()
         .at("/openapi.json", spec)
         .at("/twilio/stream", poem::get(stream::upgrade))
         .nest("/docs", docs)
         .nest("/", api)
-        .catch_error(malformed_body)
+        .catch_all_error(api::error::to_json)
+        .around(move |inner, req| allow::add_allow(inner, Arc::clone(&allowed), req))
         .with(signature)
         .with(guard::BodyLimit(limit))
         .data(state)

@@ -1,16 +1,19 @@
 //! Twilio's voice webhooks: form in, TwiML out.
 //!
-//! Each handler turns Twilio's form into typed values, makes one call on the
-//! domain (sessions, agent) and answers TwiML built with [`crate::twiml`].
+//! Each handler turns Twilio's form into a typed [`VoiceWebhook`] (one
+//! conversion, [`VoiceForm::parse`]), makes one call on the domain
+//! (sessions, agent) and answers TwiML built with [`crate::twiml`].
 //! A problem the caller would notice (a slow or failing agent) becomes a
 //! spoken apology and a new `<Gather>`, never a 5xx; only a request that is
-//! not a Twilio webhook at all (no valid `CallSid`) gets a 400.
+//! not a Twilio webhook at all (no valid `CallSid`) gets a 400, with the
+//! API's JSON error.
 
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi, Tags,
     param::Header,
-    payload::{Form, PlainText},
+    payload::{Form, Json, PlainText},
+    types::Example,
 };
 use serde::Deserialize;
 
@@ -24,26 +27,32 @@ use crate::{
     turns::{self, Begin, Outcome, TurnDeps},
     twilio::{
         number::CallerIdentity,
-        webhook::{CallDetails, CallSid, CallStatus, Direction, mask_number},
+        webhook::{CallSid, Direction, RawForm, VoiceWebhook, WebhookError, mask_number},
     },
     twiml::{self, Gather, Say},
 };
 
+use super::api::ErrorBody;
+
 #[derive(Tags)]
 enum ApiTags {
-    /// Twilio's voice webhooks (form in, TwiML out). With signature checks
-    /// off, these can be tried from here to play Twilio.
+    /// Twilio's voice webhooks (form in, TwiML out), where calls are
+    /// answered. With signature checks off, these can be tried from here to
+    /// play Twilio.
+    // Tags are listed by name; this name puts the webhooks first.
+    #[oai(rename = "AnsweringCalls")]
     TwilioWebhooks,
 }
 
 /// The form Twilio posts to every voice webhook. Every field is optional
 /// and unknown fields are ignored, because Twilio adds parameters over time.
 #[derive(Debug, Clone, Default, Object, Deserialize)]
-#[oai(rename_all = "PascalCase")]
+#[oai(rename_all = "PascalCase", skip_serializing_if_is_none, example)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct VoiceForm {
     /// The call's id, `CA` + 32 hex digits (required).
-    pub call_sid: Option<String>,
+    #[oai(validator(pattern = "^CA[0-9a-fA-F]{32}$"))]
+    pub call_sid: String,
     /// The account's id.
     pub account_sid: Option<String>,
     /// The caller.
@@ -75,25 +84,61 @@ pub struct VoiceForm {
     pub parent_call_sid: Option<String>,
 }
 
-impl VoiceForm {
-    fn call_sid(&self) -> Result<CallSid, String> {
-        CallSid::parse(self.call_sid.as_deref().unwrap_or_default())
-    }
-
-    fn details(&self) -> CallDetails {
-        CallDetails {
-            from: self.from.clone(),
-            to: self.to.clone(),
-            status: self.call_status.as_deref().and_then(CallStatus::parse),
-            answered_by: self.answered_by.clone(),
+impl Example for VoiceForm {
+    fn example() -> Self {
+        Self {
+            call_sid: "CA0123456789abcdef0123456789abcdef".into(),
+            account_sid: Some("AC0123456789abcdef0123456789abcdef".into()),
+            from: Some("+14155550100".into()),
+            to: Some("+14155550199".into()),
+            call_status: Some("in-progress".into()),
+            direction: Some("inbound".into()),
+            speech_result: Some("Can I book a cleaning tomorrow at 10?".into()),
+            confidence: Some("0.92".into()),
+            ..Self::default()
         }
     }
+}
 
-    fn direction(&self, default: Direction) -> Direction {
-        self.direction
-            .as_deref()
-            .and_then(Direction::parse)
-            .unwrap_or(default)
+impl VoiceForm {
+    /// The typed webhook: the one place a form without a valid `CallSid`
+    /// becomes a 400.
+    fn parse(&self) -> Result<VoiceWebhook, WebhookError> {
+        VoiceWebhook::parse(RawForm {
+            call_sid: Some(&self.call_sid),
+            from: self.from.as_deref(),
+            to: self.to.as_deref(),
+            call_status: self.call_status.as_deref(),
+            direction: self.direction.as_deref(),
+            speech_result: self.speech_result.as_deref(),
+            confidence: self.confidence.as_deref(),
+            answered_by: self.answered_by.as_deref(),
+            call_duration: self.call_duration.as_deref(),
+            sequence_number: self.sequence_number.as_deref(),
+        })
+    }
+}
+
+/// The ways a webhook is refused before anything happens to a call.
+#[derive(ApiResponse)]
+pub enum Rejection {
+    /// Not a Twilio webhook: CallSid missing or malformed.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// X-Twilio-Signature missing or wrong (when signature checks are on).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// The body is larger than MAX_REQUEST_BYTES.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not application/x-www-form-urlencoded.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+}
+
+impl From<WebhookError> for Rejection {
+    fn from(e: WebhookError) -> Self {
+        Self::BadRequest(Json(ErrorBody::new(e.to_string())))
     }
 }
 
@@ -103,12 +148,6 @@ pub enum TwimlResponse {
     /// TwiML for Twilio to run.
     #[oai(status = 200, content_type = "text/xml")]
     Twiml(PlainText<String>),
-    /// Not a Twilio webhook: `CallSid` missing or malformed.
-    #[oai(status = 400)]
-    BadRequest(PlainText<String>),
-    /// `X-Twilio-Signature` missing or wrong (when signature checks are on).
-    #[oai(status = 403)]
-    Forbidden(PlainText<String>),
 }
 
 impl TwimlResponse {
@@ -123,12 +162,6 @@ pub enum StatusResponse {
     /// Recorded.
     #[oai(status = 204)]
     NoContent,
-    /// Not a Twilio webhook: `CallSid` missing or malformed.
-    #[oai(status = 400)]
-    BadRequest(PlainText<String>),
-    /// `X-Twilio-Signature` missing or wrong (when signature checks are on).
-    #[oai(status = 403)]
-    Forbidden(PlainText<String>),
 }
 
 fn say(config: &Config, text: impl Into<String>) -> Say {
@@ -222,36 +255,32 @@ pub struct VoiceApi;
 
 impl VoiceApi {
     /// Greets a new call and starts listening.
-    fn greet(state: &AppState, form: &VoiceForm, default_direction: Direction) -> TwimlResponse {
-        let sid = match form.call_sid() {
-            Ok(sid) => sid,
-            Err(e) => return TwimlResponse::BadRequest(PlainText(e)),
-        };
-        let direction = form.direction(default_direction);
-        state.sessions.begin(&sid, direction, &form.details());
+    fn greet(state: &AppState, hook: &VoiceWebhook, default_direction: Direction) -> TwimlResponse {
+        let sid = &hook.call_sid;
+        let direction = hook.direction_or(default_direction);
+        state.sessions.begin(sid, direction, &hook.details);
         tracing::info!(
             call_sid = %sid,
             ?direction,
-            from = %form.from.as_deref().map(mask_number).unwrap_or_default(),
+            from = %hook.details.from.as_deref().map(mask_number).unwrap_or_default(),
             "call started"
         );
         let config = &state.config;
-        if form.answered_by.as_deref().is_some_and(is_machine) {
+        let answered_by = hook.details.answered_by.as_deref();
+        if answered_by.is_some_and(is_machine) {
             let message = &config.voice.voicemail_message;
-            state.sessions.record(&sid, Role::Assistant, message, None);
-            tracing::info!(call_sid = %sid, answered_by = ?form.answered_by, "answering machine: leaving a message");
+            state.sessions.record(sid, Role::Assistant, message, None);
+            tracing::info!(call_sid = %sid, ?answered_by, "answering machine: leaving a message");
             return TwimlResponse::xml(&say_and_hang_up(config, message));
         }
-        if config.call_mode == CallMode::Stream || state.sessions.is_stream(&sid) {
-            return TwimlResponse::xml(&connect_stream(config, &sid, direction));
+        if config.call_mode == CallMode::Stream || state.sessions.is_stream(sid) {
+            return TwimlResponse::xml(&connect_stream(config, sid, direction));
         }
         let greeting = state
             .sessions
-            .initial_message(&sid)
+            .initial_message(sid)
             .unwrap_or_else(|| config.voice.greeting.clone());
-        state
-            .sessions
-            .record(&sid, Role::Assistant, &greeting, None);
+        state.sessions.record(sid, Role::Assistant, &greeting, None);
         TwimlResponse::xml(&say_and_listen(config, &greeting))
     }
 }
@@ -260,45 +289,62 @@ impl VoiceApi {
 impl VoiceApi {
     /// Someone calls the business (the phone number's Voice URL).
     #[oai(path = "/voice/inbound", method = "post")]
-    async fn inbound(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> TwimlResponse {
-        Self::greet(&state, &form, Direction::Inbound)
+    async fn inbound(
+        &self,
+        state: Data<&AppState>,
+        form: Form<VoiceForm>,
+    ) -> Result<TwimlResponse, Rejection> {
+        Ok(Self::greet(&state, &form.parse()?, Direction::Inbound))
     }
 
-    /// A call placed through `/make-call` was answered.
+    /// A call placed through /make-call was answered.
     #[oai(path = "/voice/outbound", method = "post")]
-    async fn outbound(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> TwimlResponse {
-        Self::greet(&state, &form, Direction::Outbound)
+    async fn outbound(
+        &self,
+        state: Data<&AppState>,
+        form: Form<VoiceForm>,
+    ) -> Result<TwimlResponse, Rejection> {
+        Ok(Self::greet(&state, &form.parse()?, Direction::Outbound))
     }
 
     /// TwiML that connects the call to the media stream (streaming mode).
     #[oai(path = "/voice/stream", method = "post")]
-    async fn stream(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> TwimlResponse {
-        let sid = match form.call_sid() {
-            Ok(sid) => sid,
-            Err(e) => return TwimlResponse::BadRequest(PlainText(e)),
-        };
-        let direction = form.direction(Direction::Inbound);
-        state.sessions.begin(&sid, direction, &form.details());
-        TwimlResponse::xml(&connect_stream(&state.config, &sid, direction))
+    async fn stream(
+        &self,
+        state: Data<&AppState>,
+        form: Form<VoiceForm>,
+    ) -> Result<TwimlResponse, Rejection> {
+        let hook = form.parse()?;
+        let direction = hook.direction_or(Direction::Inbound);
+        state
+            .sessions
+            .begin(&hook.call_sid, direction, &hook.details);
+        Ok(TwimlResponse::xml(&connect_stream(
+            &state.config,
+            &hook.call_sid,
+            direction,
+        )))
     }
 
     /// Where a streaming call lands when the voice agent fails: the
     /// conversation goes on in Gather mode.
     #[oai(path = "/voice/resume", method = "post")]
-    async fn resume(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> TwimlResponse {
-        let sid = match form.call_sid() {
-            Ok(sid) => sid,
-            Err(e) => return TwimlResponse::BadRequest(PlainText(e)),
-        };
+    async fn resume(
+        &self,
+        state: Data<&AppState>,
+        form: Form<VoiceForm>,
+    ) -> Result<TwimlResponse, Rejection> {
+        let hook = form.parse()?;
+        let sid = &hook.call_sid;
         state
             .sessions
-            .begin(&sid, form.direction(Direction::Inbound), &form.details());
+            .begin(sid, hook.direction_or(Direction::Inbound), &hook.details);
         let text = "Sorry about that, I had a connection problem. How can I help you?";
-        state.sessions.record(&sid, Role::Assistant, text, None);
-        TwimlResponse::xml(&say_and_listen(&state.config, text))
+        state.sessions.record(sid, Role::Assistant, text, None);
+        Ok(TwimlResponse::xml(&say_and_listen(&state.config, text)))
     }
 
-    /// One caller turn: the `action` of each `<Gather input="speech">`.
+    /// One caller turn: the action of each speech Gather.
     #[oai(path = "/voice/process-speech", method = "post")]
     async fn process_speech(
         &self,
@@ -307,34 +353,28 @@ impl VoiceApi {
         /// Twilio's idempotency token: the same on Twilio's retries of one request.
         #[oai(name = "I-Twilio-Idempotency-Token")]
         idempotency_token: Header<Option<String>>,
-    ) -> TwimlResponse {
+    ) -> Result<TwimlResponse, Rejection> {
         let idempotency_token = idempotency_token.0.filter(|t| !t.trim().is_empty());
-        let sid = match form.call_sid() {
-            Ok(sid) => sid,
-            Err(e) => return TwimlResponse::BadRequest(PlainText(e)),
-        };
+        let hook = form.parse()?;
+        let sid = &hook.call_sid;
         let config = &state.config;
         let sessions = &state.sessions;
-        let direction = form.direction(Direction::Inbound);
-        if let Err(e) = sessions.resume(&sid).await {
+        if let Err(e) = sessions.resume(sid).await {
             tracing::warn!(call_sid = %sid, error = %e, "could not look up the call log");
         }
-        sessions.begin(&sid, direction, &form.details());
+        sessions.begin(sid, hook.direction_or(Direction::Inbound), &hook.details);
 
-        let speech = form
-            .speech_result
-            .as_deref()
-            .map(str::trim)
+        let speech = Some(hook.speech.as_str())
             .filter(|s| !s.is_empty())
             .or_else(|| form.digits.as_deref().and_then(keypad_words))
             .unwrap_or_default();
         if speech.is_empty() {
-            let silent = sessions.note_silence(&sid);
+            let silent = sessions.note_silence(sid);
             if silent >= config.voice.max_silent_turns {
                 let text = "I haven't heard anything, so I'll end the call now. \
                             Please call again any time. Goodbye!";
-                sessions.record(&sid, Role::Assistant, text, None);
-                return TwimlResponse::xml(&say_and_hang_up(config, text));
+                sessions.record(sid, Role::Assistant, text, None);
+                return Ok(TwimlResponse::xml(&say_and_hang_up(config, text)));
             }
             // After two misses in a row, offer the keypad.
             let text = if silent >= 2 {
@@ -343,15 +383,10 @@ impl VoiceApi {
             } else {
                 "Sorry, I didn't hear anything. How can I help you?"
             };
-            sessions.record(&sid, Role::Assistant, text, None);
-            return TwimlResponse::xml(&say_and_listen(config, text));
+            sessions.record(sid, Role::Assistant, text, None);
+            return Ok(TwimlResponse::xml(&say_and_listen(config, text)));
         }
 
-        let confidence = form
-            .confidence
-            .as_deref()
-            .and_then(|c| c.trim().parse::<f64>().ok())
-            .filter(|c| c.is_finite());
         let deps = TurnDeps {
             sessions: Arc::clone(&state.sessions),
             agent: Arc::clone(&state.agent),
@@ -360,67 +395,74 @@ impl VoiceApi {
         };
         let done = match state
             .turns
-            .begin(deps, &sid, idempotency_token, speech, confidence)
+            .begin(deps, sid, idempotency_token, speech, hook.confidence)
         {
-            Begin::Replay(outcome) => return TwimlResponse::xml(&answer(config, &outcome)),
+            Begin::Replay(outcome) => return Ok(TwimlResponse::xml(&answer(config, &outcome))),
             Begin::Started(done) | Begin::Joined(done) => done,
         };
-        match turns::wait(done, config.voice.turn_budget).await {
+        Ok(match turns::wait(done, config.voice.turn_budget).await {
             Some(outcome) => TwimlResponse::xml(&answer(config, &outcome)),
             None => {
-                state.turns.note_hold(&sid);
+                state.turns.note_hold(sid);
                 TwimlResponse::xml(&hold(config))
             }
-        }
+        })
     }
 
-    /// Where a held turn continues: Twilio follows the `<Redirect>` of a
+    /// Where a held turn continues: Twilio follows the Redirect of a
     /// holding answer here, and gets the reply once the turn is done.
     #[oai(path = "/voice/continue", method = "post")]
-    async fn continue_turn(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> TwimlResponse {
-        let sid = match form.call_sid() {
-            Ok(sid) => sid,
-            Err(e) => return TwimlResponse::BadRequest(PlainText(e)),
-        };
+    async fn continue_turn(
+        &self,
+        state: Data<&AppState>,
+        form: Form<VoiceForm>,
+    ) -> Result<TwimlResponse, Rejection> {
+        let hook = form.parse()?;
+        let sid = &hook.call_sid;
         let config = &state.config;
-        let Some(done) = state.turns.current(&sid) else {
-            return TwimlResponse::xml(&say_and_listen(
+        let Some(done) = state.turns.current(sid) else {
+            return Ok(TwimlResponse::xml(&say_and_listen(
                 config,
                 "Sorry, I lost track of what you said. Could you say it again?",
-            ));
+            )));
         };
-        match turns::wait(done, config.voice.continue_wait()).await {
-            Some(outcome) => TwimlResponse::xml(&answer(config, &outcome)),
-            // The turn's deadline ends before the last hold's wait does, so
-            // this is reached only if Twilio followed a redirect very late;
-            // the turn records its own apology when its deadline passes.
-            None if state.turns.note_hold(&sid) > config.voice.max_holds => {
-                tracing::warn!(call_sid = %sid, "turn still running after the last hold; apologising");
-                TwimlResponse::xml(&say_and_listen(config, turns::APOLOGY))
-            }
-            None => TwimlResponse::xml(&hold(config)),
-        }
+        Ok(
+            match turns::wait(done, config.voice.continue_wait()).await {
+                Some(outcome) => TwimlResponse::xml(&answer(config, &outcome)),
+                // The turn's deadline ends before the last hold's wait does, so
+                // this is reached only if Twilio followed a redirect very late;
+                // the turn records its own apology when its deadline passes.
+                None if state.turns.note_hold(sid) > config.voice.max_holds => {
+                    tracing::warn!(call_sid = %sid, "turn still running after the last hold; apologising");
+                    TwimlResponse::xml(&say_and_listen(config, turns::APOLOGY))
+                }
+                None => TwimlResponse::xml(&hold(config)),
+            },
+        )
     }
 
     /// Where a streaming call goes when the caller asked for a person: a
-    /// short line, then the `<Dial>` to `TRANSFER_NUMBER`.
+    /// short line, then the <Dial> to TRANSFER_NUMBER.
     #[oai(path = "/voice/transfer", method = "post")]
-    async fn transfer(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> TwimlResponse {
-        let sid = match form.call_sid() {
-            Ok(sid) => sid,
-            Err(e) => return TwimlResponse::BadRequest(PlainText(e)),
-        };
+    async fn transfer(
+        &self,
+        state: Data<&AppState>,
+        form: Form<VoiceForm>,
+    ) -> Result<TwimlResponse, Rejection> {
+        let hook = form.parse()?;
         let text = crate::agent::llm::TRANSFER_LINE;
-        state.sessions.record(&sid, Role::Assistant, text, None);
+        state
+            .sessions
+            .record(&hook.call_sid, Role::Assistant, text, None);
         let outcome = Outcome {
             text: text.to_owned(),
             end_call: false,
             transfer: true,
         };
-        TwimlResponse::xml(&answer(&state.config, &outcome))
+        Ok(TwimlResponse::xml(&answer(&state.config, &outcome)))
     }
 
-    /// How a transfer to a person ended (the `<Dial>`'s `action`). When
+    /// How a transfer to a person ended (the <Dial>'s action). When
     /// nobody took the call, the caller is back with the receptionist, who
     /// offers to take a message.
     #[oai(path = "/voice/transfer-status", method = "post")]
@@ -428,24 +470,21 @@ impl VoiceApi {
         &self,
         state: Data<&AppState>,
         form: Form<VoiceForm>,
-    ) -> TwimlResponse {
-        let sid = match form.call_sid() {
-            Ok(sid) => sid,
-            Err(e) => return TwimlResponse::BadRequest(PlainText(e)),
-        };
+    ) -> Result<TwimlResponse, Rejection> {
+        let sid = form.parse()?.call_sid;
         let config = &state.config;
         let status = form.dial_call_status.as_deref().unwrap_or("failed").trim();
         state.sessions.end_transfer(&sid, status);
         tracing::info!(call_sid = %sid, status, "transfer ended");
         if matches!(status, "completed" | "answered") {
             // The person and the caller talked; the caller's call is done.
-            return TwimlResponse::xml(&twiml::Response::new().hangup());
+            return Ok(TwimlResponse::xml(&twiml::Response::new().hangup()));
         }
         let text = "I'm sorry, nobody could come to the phone right now. \
                     I can take a message and have someone call you back. \
                     What's your name, and what is it about?";
         state.sessions.record(&sid, Role::Assistant, text, None);
-        TwimlResponse::xml(&say_and_listen(config, text))
+        Ok(TwimlResponse::xml(&say_and_listen(config, text)))
     }
 
     /// What the person who answers a transfer hears before being connected
@@ -455,7 +494,8 @@ impl VoiceApi {
         &self,
         state: Data<&AppState>,
         form: Form<VoiceForm>,
-    ) -> TwimlResponse {
+    ) -> Result<TwimlResponse, Rejection> {
+        form.parse()?;
         let parent = form
             .parent_call_sid
             .as_deref()
@@ -477,45 +517,47 @@ impl VoiceApi {
             "Call from the {} receptionist: {who}{about}. Connecting you now.",
             state.config.business.name
         );
-        TwimlResponse::xml(&twiml::Response::new().say(say(&state.config, text)))
+        Ok(TwimlResponse::xml(
+            &twiml::Response::new().say(say(&state.config, text)),
+        ))
     }
 
     /// The call's status callback (initiated, ringing, answered, completed, …).
     #[oai(path = "/voice/status", method = "post")]
-    async fn status(&self, state: Data<&AppState>, form: Form<VoiceForm>) -> StatusResponse {
-        let sid = match form.call_sid() {
-            Ok(sid) => sid,
-            Err(e) => return StatusResponse::BadRequest(PlainText(e)),
-        };
+    async fn status(
+        &self,
+        state: Data<&AppState>,
+        form: Form<VoiceForm>,
+    ) -> Result<StatusResponse, Rejection> {
+        let hook = form.parse()?;
+        let sid = &hook.call_sid;
         let update = StatusUpdate {
-            status: form.call_status.as_deref().and_then(CallStatus::parse),
-            sequence: form
-                .sequence_number
-                .as_deref()
-                .and_then(|s| s.trim().parse().ok()),
-            duration_seconds: form
-                .call_duration
-                .as_deref()
-                .and_then(|s| s.trim().parse().ok()),
+            status: hook.details.status,
+            sequence: hook.sequence,
+            duration_seconds: hook.duration_seconds,
         };
-        let direction = form.direction(Direction::Inbound);
-        if let Err(e) = state.sessions.resume(&sid).await {
+        if let Err(e) = state.sessions.resume(sid).await {
             tracing::warn!(call_sid = %sid, error = %e, "could not look up the call log");
         }
         match state
             .sessions
-            .apply_status(&sid, direction, &form.details(), &update)
+            .apply_status(
+                sid,
+                hook.direction_or(Direction::Inbound),
+                &hook.details,
+                &update,
+            )
             .await
         {
             Ok(outcome) => {
                 if matches!(outcome, StatusOutcome::Ended(_)) {
-                    state.turns.forget(&sid);
+                    state.turns.forget(sid);
                 }
                 tracing::info!(call_sid = %sid, ?outcome, "status callback");
             }
             // The session stays live and the idle sweep retries the log.
             Err(e) => tracing::error!(call_sid = %sid, error = %e, "could not write the call log"),
         }
-        StatusResponse::NoContent
+        Ok(StatusResponse::NoContent)
     }
 }

@@ -115,6 +115,20 @@ pub struct MessageResource {
     pub status: Option<String>,
 }
 
+/// The fields of Twilio's Account resource that `frontdesk check` shows.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Account {
+    /// The account's name.
+    #[serde(default)]
+    pub friendly_name: Option<String>,
+    /// `active`, `suspended` or `closed`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// `Trial` or `Full`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
 /// A call to place.
 #[derive(Debug, Clone)]
 pub struct NewCall {
@@ -200,28 +214,28 @@ impl TwilioClient {
     ) -> Result<T, TwilioError> {
         let (sid, token) = self.credentials(false)?;
         let url = format!("{}/2010-04-01/Accounts/{sid}{path}", self.base_url);
-        let resp = self
+        let req = self
             .http
             .post(url)
             .basic_auth(sid, Some(token.expose()))
-            .form(form)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    TwilioError::Timeout
-                } else {
-                    TwilioError::Unavailable(without_url(&e))
-                }
-            })?;
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| {
+            .form(form);
+        Self::send(req).await
+    }
+
+    /// Sends a request and reads Twilio's answer, or its error.
+    async fn send<T: serde::de::DeserializeOwned>(
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, TwilioError> {
+        let unreachable = |e: reqwest::Error| {
             if e.is_timeout() {
                 TwilioError::Timeout
             } else {
                 TwilioError::Unavailable(without_url(&e))
             }
-        })?;
+        };
+        let resp = req.send().await.map_err(unreachable)?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(unreachable)?;
         if status.is_success() {
             return serde_json::from_slice(&body)
                 .map_err(|e| TwilioError::Unavailable(format!("unreadable answer: {e}")));
@@ -244,6 +258,15 @@ impl TwilioClient {
             message,
             more_info,
         })
+    }
+
+    /// Fetches the account the credentials belong to (`GET
+    /// /2010-04-01/Accounts/{sid}.json`): a cheap check of the credentials.
+    pub async fn fetch_account(&self) -> Result<Account, TwilioError> {
+        let (sid, token) = self.credentials(false)?;
+        let url = format!("{}/2010-04-01/Accounts/{sid}.json", self.base_url);
+        let req = self.http.get(url).basic_auth(sid, Some(token.expose()));
+        Self::send(req).await
     }
 
     /// Places a call (`POST …/Calls.json`).

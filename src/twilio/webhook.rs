@@ -158,6 +158,96 @@ pub struct CallDetails {
     pub answered_by: Option<String>,
 }
 
+/// Twilio's voice webhook form as posted: every field optional text,
+/// borrowed from the HTTP layer's form.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawForm<'a> {
+    /// `CallSid`.
+    pub call_sid: Option<&'a str>,
+    /// `From`.
+    pub from: Option<&'a str>,
+    /// `To`.
+    pub to: Option<&'a str>,
+    /// `CallStatus`.
+    pub call_status: Option<&'a str>,
+    /// `Direction`.
+    pub direction: Option<&'a str>,
+    /// `SpeechResult`.
+    pub speech_result: Option<&'a str>,
+    /// `Confidence`.
+    pub confidence: Option<&'a str>,
+    /// `AnsweredBy`.
+    pub answered_by: Option<&'a str>,
+    /// `CallDuration`.
+    pub call_duration: Option<&'a str>,
+    /// `SequenceNumber`.
+    pub sequence_number: Option<&'a str>,
+}
+
+/// A voice webhook, validated once: a real `CallSid`, known statuses and
+/// directions, numbers parsed. Fields Twilio sent malformed (other than the
+/// `CallSid`) are treated as absent, because Twilio adds and changes
+/// parameters over time and a call must not fail over one.
+#[derive(Debug, Clone)]
+pub struct VoiceWebhook {
+    /// The call.
+    pub call_sid: CallSid,
+    /// `Direction`, when Twilio sent a known one.
+    pub direction: Option<Direction>,
+    /// `From`, `To`, `CallStatus`, `AnsweredBy`.
+    pub details: CallDetails,
+    /// What the caller said, trimmed; empty when nothing was heard.
+    pub speech: String,
+    /// Recognition confidence, 0.0 to 1.0.
+    pub confidence: Option<f64>,
+    /// The status callback's `SequenceNumber`.
+    pub sequence: Option<u32>,
+    /// The call's length in seconds (final status callback).
+    pub duration_seconds: Option<u64>,
+}
+
+/// Why a request is not a Twilio voice webhook.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    /// The `CallSid` is missing or malformed.
+    #[error("not a Twilio webhook: {0}")]
+    CallSid(String),
+}
+
+impl VoiceWebhook {
+    /// Validates Twilio's form.
+    pub fn parse(raw: RawForm<'_>) -> Result<Self, WebhookError> {
+        let call_sid =
+            CallSid::parse(raw.call_sid.unwrap_or_default()).map_err(WebhookError::CallSid)?;
+        Ok(Self {
+            call_sid,
+            direction: raw.direction.and_then(Direction::parse),
+            details: CallDetails {
+                from: raw.from.map(str::to_owned),
+                to: raw.to.map(str::to_owned),
+                status: raw.call_status.and_then(CallStatus::parse),
+                answered_by: raw.answered_by.map(str::to_owned),
+            },
+            speech: raw
+                .speech_result
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_owned(),
+            confidence: raw
+                .confidence
+                .and_then(|c| c.trim().parse::<f64>().ok())
+                .filter(|c| c.is_finite()),
+            sequence: raw.sequence_number.and_then(|s| s.trim().parse().ok()),
+            duration_seconds: raw.call_duration.and_then(|s| s.trim().parse().ok()),
+        })
+    }
+
+    /// The call's direction, or `default` when Twilio did not say.
+    pub fn direction_or(&self, default: Direction) -> Direction {
+        self.direction.unwrap_or(default)
+    }
+}
+
 /// Masks a phone number for logs: `+1******4567`.
 pub fn mask_number(number: &str) -> String {
     let chars: Vec<char> = number.chars().collect();
@@ -196,6 +286,43 @@ mod tests {
         assert!(CallStatus::Completed.is_final() && !CallStatus::Ringing.is_final());
         assert!(CallStatus::Ringing.rank() < CallStatus::InProgress.rank());
         assert_eq!(CallStatus::parse("bogus"), None);
+    }
+
+    #[test]
+    fn a_webhook_is_validated_once() {
+        let sid = "CA0123456789abcdef0123456789abcdef";
+        let hook = VoiceWebhook::parse(RawForm {
+            call_sid: Some(sid),
+            direction: Some("outbound-api"),
+            call_status: Some("in-progress"),
+            speech_result: Some("  book me in  "),
+            confidence: Some("0.91"),
+            sequence_number: Some("2"),
+            call_duration: Some("nonsense"),
+            ..RawForm::default()
+        })
+        .unwrap();
+        assert_eq!(hook.call_sid.as_str(), sid);
+        assert_eq!(hook.direction_or(Direction::Inbound), Direction::Outbound);
+        assert_eq!(hook.details.status, Some(CallStatus::InProgress));
+        assert_eq!(hook.speech, "book me in");
+        assert_eq!(hook.confidence, Some(0.91));
+        assert_eq!(hook.sequence, Some(2));
+        assert_eq!(hook.duration_seconds, None);
+        let err = VoiceWebhook::parse(RawForm {
+            call_sid: Some("CA123"),
+            ..RawForm::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("CallSid"), "{err}");
+        assert!(VoiceWebhook::parse(RawForm::default()).is_err());
+        let nan = VoiceWebhook::parse(RawForm {
+            call_sid: Some(sid),
+            confidence: Some("NaN"),
+            ..RawForm::default()
+        })
+        .unwrap();
+        assert_eq!(nan.confidence, None);
     }
 
     #[test]

@@ -193,18 +193,17 @@ async fn unknown_requests_get_a_fallback_not_an_error() {
 #[tokio::test]
 async fn time_is_told_in_the_business_time_zone() {
     use chrono::TimeZone;
-    let dir = tempfile::tempdir().unwrap();
-    let config = crate::helpers::config(dir.path(), &[("BUSINESS_TIMEZONE", "Asia/Tokyo")]);
     // 19:05 UTC on Tuesday is 4:05 AM on Wednesday in Tokyo.
     let clock: frontdesk::state::Clock = std::sync::Arc::new(|| {
         chrono::Utc
             .with_ymd_and_hms(2026, 11, 24, 19, 5, 0)
             .unwrap()
     });
-    let state = frontdesk::startup::build_state(config, clock)
-        .await
-        .unwrap();
-    let app = crate::helpers::spawn_with_state(state, dir.path().to_path_buf()).await;
+    let app = crate::helpers::TestApp::builder()
+        .env("BUSINESS_TIMEZONE", "Asia/Tokyo")
+        .clock(clock)
+        .spawn()
+        .await;
     let time = spoken(&app.say(&sid(5), "what time is it").await);
     assert!(time.starts_with("It's 4:05 AM"), "{time}");
     let day = spoken(&app.say(&sid(5), "what's the date").await);

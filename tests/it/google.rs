@@ -4,26 +4,22 @@ use serde_json::json;
 
 use crate::{
     fake_google::FakeGoogle,
-    helpers::{TestApp, config, sid, spawn_with_state, spoken},
+    helpers::{TestApp, config, sid, spoken},
 };
 
 async fn app_with_google(google: &FakeGoogle, dir: &std::path::Path) -> TestApp {
     let creds = google.credentials(dir);
     let url = google.calendar_url();
-    let config = config(
-        dir,
-        &[
-            ("USE_MOCK_CALENDAR", "false"),
-            ("GOOGLE_APPLICATION_CREDENTIALS", creds.to_str().unwrap()),
-            ("GOOGLE_CALENDAR_ID", "clinic@example.com"),
-            ("GOOGLE_CALENDAR_BASE_URL", url.as_str()),
-            ("BUSINESS_TIMEZONE", "America/New_York"),
-        ],
-    );
-    let state = frontdesk::startup::build_state(config, crate::helpers::sunday_morning())
+    TestApp::builder()
+        .data_dir(dir)
+        .env("USE_MOCK_CALENDAR", "false")
+        .env("GOOGLE_APPLICATION_CREDENTIALS", creds.to_str().unwrap())
+        .env("GOOGLE_CALENDAR_ID", "clinic@example.com")
+        .env("GOOGLE_CALENDAR_BASE_URL", &url)
+        .env("BUSINESS_TIMEZONE", "America/New_York")
+        .clock(crate::helpers::sunday_morning())
+        .spawn()
         .await
-        .unwrap();
-    spawn_with_state(state, dir.to_path_buf()).await
 }
 
 #[tokio::test]

@@ -17,7 +17,12 @@ pub const PUBLIC_URL: &str = "https://frontdesk.example.com";
 /// A running server.
 pub struct TestApp {
     pub base: String,
+    /// Sends the API token with every request.
     pub client: reqwest::Client,
+    /// Sends no token (for the 401 cases).
+    pub bare_client: reqwest::Client,
+    /// The API token the server accepts.
+    pub api_token: String,
     pub auth_token: Option<String>,
     pub state: AppState,
     pub data_dir: PathBuf,
@@ -59,21 +64,102 @@ pub fn config(data_dir: &std::path::Path, vars: &[(&str, &str)]) -> Config {
     Config::from_lookup(move |name| map.get(name).cloned()).expect("test config is valid")
 }
 
+/// Builds a test server: `TestApp::builder().env(..).clock(..).spawn()`.
+///
+/// The configuration starts from [`config`] (loopback, port 0,
+/// [`PUBLIC_URL`], a fresh data directory unless one is given); the clock
+/// is the system's unless set; `state` may swap parts of the built state
+/// (a slower Twilio client, a fake agent) before the server starts.
+#[derive(Default)]
+pub struct TestAppBuilder {
+    vars: Vec<(String, String)>,
+    clock: Option<frontdesk::state::Clock>,
+    data_dir: Option<PathBuf>,
+    edit: Option<StateEdit>,
+}
+
+/// A change to the built state before the server starts.
+type StateEdit = Box<dyn FnOnce(&mut AppState) + Send>;
+
+impl TestAppBuilder {
+    /// Sets one variable.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.vars.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets several variables.
+    pub fn envs(mut self, vars: &[(&str, &str)]) -> Self {
+        for (k, v) in vars {
+            self = self.env(k, v);
+        }
+        self
+    }
+
+    /// Fixes "now".
+    pub fn clock(mut self, clock: frontdesk::state::Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Uses an existing data directory (for restarts); the caller keeps it.
+    pub fn data_dir(mut self, dir: &std::path::Path) -> Self {
+        self.data_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Changes the built state before the server starts.
+    pub fn state(mut self, edit: impl FnOnce(&mut AppState) + Send + 'static) -> Self {
+        self.edit = Some(Box::new(edit));
+        self
+    }
+
+    /// Builds the state and starts the server.
+    pub async fn spawn(self) -> TestApp {
+        let (tmp, data_dir) = match self.data_dir {
+            Some(dir) => (None, dir),
+            None => {
+                let tmp = Arc::new(tempfile::tempdir().unwrap());
+                let dir = tmp.path().to_path_buf();
+                (Some(tmp), dir)
+            }
+        };
+        let vars: Vec<(&str, &str)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let config = config(&data_dir, &vars);
+        let clock = self.clock.unwrap_or_else(frontdesk::state::system_clock);
+        let mut state = startup::build_state(config, clock).await.unwrap();
+        if let Some(edit) = self.edit {
+            edit(&mut state);
+        }
+        let mut app = spawn_with_state(state, data_dir).await;
+        app._tmp = tmp;
+        app
+    }
+}
+
+impl TestApp {
+    /// A builder for a test server.
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder::default()
+    }
+}
+
 /// Spawns the app with a fresh data directory.
 pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
-    let tmp = Arc::new(tempfile::tempdir().unwrap());
-    let mut app = spawn_app_in(tmp.path().to_path_buf(), vars).await;
-    app._tmp = Some(tmp);
-    app
+    TestApp::builder().envs(vars).spawn().await
 }
 
 /// Spawns the app on an existing data directory (for restarts).
 pub async fn spawn_app_in(data_dir: PathBuf, vars: &[(&str, &str)]) -> TestApp {
-    let config = config(&data_dir, vars);
-    let state = startup::build_state(config, frontdesk::state::system_clock())
+    TestApp::builder()
+        .data_dir(&data_dir)
+        .envs(vars)
+        .spawn()
         .await
-        .unwrap();
-    spawn_with_state(state, data_dir).await
 }
 
 /// Spawns the app with a prepared state.
@@ -84,6 +170,16 @@ pub async fn spawn_with_state(state: AppState, data_dir: PathBuf) -> TestApp {
         .auth_token
         .as_ref()
         .map(|t| t.expose().to_owned());
+    let api_token = state.api_token.secret().expose().to_owned();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {api_token}").parse().unwrap(),
+    );
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
     let app = Application::build_with_state(state.clone()).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let (tx, rx) = oneshot::channel::<()>();
@@ -92,7 +188,9 @@ pub async fn spawn_with_state(state: AppState, data_dir: PathBuf) -> TestApp {
     }));
     TestApp {
         base,
-        client: reqwest::Client::new(),
+        client,
+        bare_client: reqwest::Client::new(),
+        api_token,
         auth_token,
         state,
         data_dir,

@@ -1,6 +1,9 @@
 //! Black-box tests: the real server on a loopback port, driven as Twilio
 //! and as a user of the REST API would drive it.
 
+mod auth;
+mod check;
+mod contract;
 mod duties;
 mod envelope;
 mod fake_google;

@@ -33,7 +33,7 @@ async fn webhooks_are_documented_as_form_in_xml_out_under_their_own_tag() {
     let spec: serde_json::Value = serde_json::from_str(&frontdesk::http::openapi_json()).unwrap();
     for path in ["/voice/inbound", "/voice/outbound", "/voice/process-speech"] {
         let op = &spec["paths"][path]["post"];
-        assert_eq!(op["tags"][0], "TwilioWebhooks", "{path}");
+        assert_eq!(op["tags"][0], "AnsweringCalls", "{path}");
         assert!(
             op["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object(),
             "{path}"

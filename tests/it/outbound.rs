@@ -10,7 +10,7 @@ use wiremock::{
     matchers::{method, path},
 };
 
-use crate::helpers::{PUBLIC_URL, TestApp, sid, spawn_app, spawn_with_state, spoken};
+use crate::helpers::{PUBLIC_URL, TestApp, sid, spawn_app, spoken};
 
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "twilio-test-token";
@@ -299,26 +299,23 @@ async fn twilio_failures_and_slowness_are_502_and_504() {
         .respond_with(created(&sid(2), "+14155550100").set_delay(std::time::Duration::from_secs(3)))
         .mount(&slow)
         .await;
-    let dir = tempfile::tempdir().unwrap();
     let uri = slow.uri();
-    let config = crate::helpers::config(
-        dir.path(),
-        &[
+    let app = TestApp::builder()
+        .envs(&[
             ("TWILIO_ACCOUNT_SID", ACCOUNT),
             ("TWILIO_AUTH_TOKEN", TOKEN),
             ("TWILIO_PHONE_NUMBER", BUSINESS_NUMBER),
             ("TWILIO_API_BASE_URL", uri.as_str()),
             ("TWILIO_VALIDATE_SIGNATURES", "false"),
-        ],
-    );
-    let mut state = frontdesk::startup::build_state(config, frontdesk::state::system_clock())
-        .await
-        .unwrap();
-    state.twilio = Arc::new(TwilioClient::with_timeout(
-        &state.config.twilio,
-        std::time::Duration::from_millis(300),
-    ));
-    let app = spawn_with_state(state, dir.path().to_path_buf()).await;
+        ])
+        .state(|state| {
+            state.twilio = Arc::new(TwilioClient::with_timeout(
+                &state.config.twilio,
+                std::time::Duration::from_millis(300),
+            ));
+        })
+        .spawn()
+        .await;
     let (status, err) = make_call(&app, json!({"to_number": "+14155550100"})).await;
     assert_eq!(status, 504, "{err}");
     assert!(err["error"].as_str().unwrap().contains("in time"));
@@ -465,13 +462,22 @@ async fn the_call_command_prints_the_sid_or_twilios_error() {
         initial_message: Some("Hello from the CLI".into()),
         machine_detection: true,
     };
-    let line = frontdesk::cli::place_call(&app.base, &request)
+    let token = frontdesk::config::Secret::new(app.api_token.clone());
+    let wrong = frontdesk::config::Secret::new("not-the-token-at-all");
+    let err = frontdesk::cli::place_call(&app.base, &wrong, &request)
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("HTTP 401") && err.contains("API token is wrong") && err.contains("hint:"),
+        "{err}"
+    );
+    let line = frontdesk::cli::place_call(&app.base, &token, &request)
         .await
         .unwrap();
     assert!(line.starts_with(&call), "{line}");
     let (_, s) = app.get_json(&format!("/session/{call}")).await;
     assert_eq!(s["initial_message"], "Hello from the CLI");
-    let err = frontdesk::cli::place_call(&app.base, &request)
+    let err = frontdesk::cli::place_call(&app.base, &token, &request)
         .await
         .unwrap_err();
     assert!(
@@ -488,7 +494,8 @@ async fn a_call_placed_in_stream_mode_joins_the_media_stream() {
         json!({"to_number": "+14155550100", "mode": "stream"}),
     )
     .await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 503);
+    assert_eq!(err["missing"], json!(["DEEPGRAM_API_KEY"]));
     assert!(
         err["error"].as_str().unwrap().contains("DEEPGRAM_API_KEY"),
         "{err}"

@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
 use poem::web::Data;
-use poem_openapi::{Object, OpenApi, Tags, param::Query, payload::Json};
+use poem_openapi::{Object, OpenApi, Tags, param::Query, payload::Json, types::Example};
 
-use super::{ApiError, ErrorBody};
-use crate::{calendar::Appointment, state::AppState};
+use super::error::{ErrorBody, ListError};
+use crate::{calendar::Appointment, http::auth::ApiAuth, state::AppState};
 
 #[derive(Tags)]
 enum ApiTags {
@@ -15,6 +15,7 @@ enum ApiTags {
 
 /// One appointment; times are RFC 3339 with the business's UTC offset.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct AppointmentView {
     /// The calendar's id (the event id with Google Calendar).
     pub id: String,
@@ -34,6 +35,7 @@ pub struct AppointmentView {
 
 /// Appointments in a range.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct AppointmentList {
     /// The business's time zone (`BUSINESS_TIMEZONE`).
     pub timezone: String,
@@ -41,55 +43,82 @@ pub struct AppointmentList {
     pub appointments: Vec<AppointmentView>,
 }
 
+impl Example for AppointmentView {
+    fn example() -> Self {
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).expect("a valid example time");
+        Self {
+            id: "a1b2c3".into(),
+            start: at("2026-11-25T10:00:00-05:00"),
+            end: at("2026-11-25T10:30:00-05:00"),
+            name: "Ada Lovelace".into(),
+            phone: Some("+14155550100".into()),
+            email: None,
+            reason: Some("cleaning".into()),
+        }
+    }
+}
+
+impl Example for AppointmentList {
+    fn example() -> Self {
+        Self {
+            timezone: "America/New_York".into(),
+            appointments: vec![AppointmentView::example()],
+        }
+    }
+}
+
 /// Appointment routes.
 pub struct AppointmentsApi;
 
-/// A `YYYY-MM-DD` query parameter.
-pub(super) fn parse_day(name: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
-    raw.map(|r| {
-        NaiveDate::parse_from_str(r.trim(), "%Y-%m-%d").map_err(|_| {
-            ApiError::BadRequest(ErrorBody::new(format!(
-                "{name} must be a date like 2026-11-24"
-            )))
-        })
-    })
-    .transpose()
+pub(super) fn example_from() -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(2026, 11, 24)
+}
+
+pub(super) fn example_to() -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(2026, 11, 30)
 }
 
 #[OpenApi(tag = "ApiTags::Appointments")]
 impl AppointmentsApi {
-    /// Booked appointments from `from` to `to` inclusive (local dates in the
-    /// business's zone); by default from today for the next 90 days.
+    /// Booked appointments between two days, inclusive.
+    ///
+    /// Days are local dates in the business's zone; by default from today
+    /// for the next 90 days.
     #[oai(path = "/appointments", method = "get")]
     async fn list(
         &self,
+        _auth: ApiAuth,
         state: Data<&AppState>,
         /// First day, `YYYY-MM-DD` (default today).
-        from: Query<Option<String>>,
-        /// Last day, `YYYY-MM-DD` (default 90 days after `from`).
-        to: Query<Option<String>>,
-    ) -> Result<Json<AppointmentList>, ApiError> {
+        #[oai(example = "example_from")]
+        from: Query<Option<NaiveDate>>,
+        /// Last day, `YYYY-MM-DD`, not before `from` (default 90 days after `from`).
+        #[oai(example = "example_to")]
+        to: Query<Option<NaiveDate>>,
+    ) -> Result<Json<AppointmentList>, ListError> {
         let s = state.tools.scheduler();
         let now = (state.clock)();
-        let first = parse_day("from", from.0.as_deref())?.unwrap_or_else(|| s.today(now));
-        let last = parse_day("to", to.0.as_deref())?.unwrap_or(first + Duration::days(90));
+        let first = from.0.unwrap_or_else(|| s.today(now));
+        let last =
+            to.0.or_else(|| first.checked_add_signed(Duration::days(90)))
+                .unwrap_or(first);
         if last < first {
-            return Err(ApiError::BadRequest(ErrorBody::new(
+            return Err(ListError::BadRequest(ErrorBody::json(
                 "to must not be before from",
             )));
         }
+        let tz = s.timezone;
         let bound = |d: NaiveDate| {
             s.to_utc(d.and_time(NaiveTime::MIN))
                 .unwrap_or_else(|| d.and_time(NaiveTime::MIN).and_utc())
         };
-        let (start, end) = (bound(first), bound(last + Duration::days(1)));
+        let (start, end) = (bound(first), bound(last.succ_opt().unwrap_or(last)));
         let found = s.calendar().list(start, end).await.map_err(|e| {
             tracing::error!(error = %e, "calendar read failed");
-            ApiError::Internal(ErrorBody::new(format!(
+            ListError::Internal(ErrorBody::json(format!(
                 "the calendar could not be read: {e}"
             )))
         })?;
-        let tz = s.timezone;
         let local = |t: DateTime<Utc>| t.with_timezone(&tz).fixed_offset();
         Ok(Json(AppointmentList {
             timezone: tz.name().to_owned(),

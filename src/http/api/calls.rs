@@ -5,10 +5,14 @@
 //! back with Twilio's own `code` and `message` plus a hint in plain words.
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags, param::Path, payload::Json};
+use poem_openapi::{
+    ApiResponse, Enum, Object, OpenApi, Tags, param::Path, payload::Json, types::Example,
+};
 
+use super::{error::ErrorBody, example_call_sid, not_null};
 use crate::{
     config::CallMode,
+    http::auth::ApiAuth,
     state::AppState,
     twilio::{
         client::{NewCall, TwilioError},
@@ -33,25 +37,45 @@ pub enum Mode {
     Stream,
 }
 
-/// A call to place.
+/// A call to place. Optional fields may be left out, not sent as `null`.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct MakeCall {
     /// Who to call, in E.164 form (`+14155551234`). Required; optional in the
     /// schema only so that leaving it out gets an error that names it.
+    #[oai(deserialize_with = "not_null")]
     pub to_number: Option<String>,
     /// The caller ID, in E.164 form; default `TWILIO_PHONE_NUMBER`.
+    #[oai(deserialize_with = "not_null")]
     pub from_number: Option<String>,
     /// What the receptionist says first when the call is answered.
-    #[oai(validator(max_length = 1000))]
+    #[oai(validator(max_length = 1000), deserialize_with = "not_null")]
     pub initial_message: Option<String>,
     /// Detect answering machines and leave a voicemail message instead.
+    #[oai(deserialize_with = "not_null")]
     pub machine_detection: Option<bool>,
     /// `gather` (default) or `stream`.
+    #[oai(deserialize_with = "not_null")]
     pub mode: Option<Mode>,
+}
+
+impl Example for MakeCall {
+    fn example() -> Self {
+        Self {
+            to_number: Some("+14155550100".into()),
+            from_number: None,
+            initial_message: Some(
+                "Hi, this is Acme Dental calling to confirm your visit tomorrow at 10.".into(),
+            ),
+            machine_detection: Some(false),
+            mode: Some(Mode::Gather),
+        }
+    }
 }
 
 /// A placed call.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct CallPlaced {
     /// Twilio's call id.
     pub call_sid: String,
@@ -63,8 +87,20 @@ pub struct CallPlaced {
     pub from: String,
 }
 
+impl Example for CallPlaced {
+    fn example() -> Self {
+        Self {
+            call_sid: example_call_sid(),
+            status: "queued".into(),
+            to: "+14155550100".into(),
+            from: "+14155550199".into(),
+        }
+    }
+}
+
 /// A call that was ended.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct CallEnded {
     /// Twilio's call id.
     pub call_sid: String,
@@ -72,49 +108,57 @@ pub struct CallEnded {
     pub status: String,
 }
 
-/// What went wrong, with Twilio's own code and message when Twilio refused.
-#[derive(Debug, Clone, Default, Object)]
-pub struct CallErrorBody {
-    /// What went wrong, in words.
-    pub error: String,
-    /// What to do about it, for the common cases.
-    pub hint: Option<String>,
-    /// Twilio's error code (e.g. 21219).
-    pub code: Option<i64>,
-    /// Twilio's error message.
-    pub message: Option<String>,
-    /// Twilio's documentation link for the error.
-    pub more_info: Option<String>,
-    /// The configuration variables that are missing.
-    pub missing: Option<Vec<String>>,
+impl Example for CallEnded {
+    fn example() -> Self {
+        Self {
+            call_sid: example_call_sid(),
+            status: "completed".into(),
+        }
+    }
 }
 
 /// The ways placing or ending a call can fail.
 #[derive(ApiResponse)]
 pub enum CallError {
-    /// The request is invalid (e.g. a number not in E.164 form), or Twilio refused it.
+    /// The request is invalid (e.g. a number not in E.164 form, a field
+    /// that is `null`), or Twilio refused it.
     #[oai(status = 400)]
-    BadRequest(Json<CallErrorBody>),
+    BadRequest(Json<ErrorBody>),
+    /// `Authorization: Bearer <API_TOKEN>` is missing or wrong.
+    #[oai(status = 401)]
+    Unauthorized(
+        Json<ErrorBody>,
+        /// `Bearer`, as RFC 6750 asks.
+        #[oai(header = "WWW-Authenticate")]
+        String,
+    ),
     /// Twilio does not know the call.
     #[oai(status = 404)]
-    NotFound(Json<CallErrorBody>),
+    NotFound(Json<ErrorBody>),
+    /// The body is larger than `MAX_REQUEST_BYTES`.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// Twilio is rate-limiting this account.
     #[oai(status = 429)]
-    TooManyRequests(Json<CallErrorBody>),
+    TooManyRequests(Json<ErrorBody>),
     /// Twilio refused the credentials, failed, or answered something unreadable.
     #[oai(status = 502)]
-    BadGateway(Json<CallErrorBody>),
-    /// Twilio credentials are not configured (the missing variables are named).
+    BadGateway(Json<ErrorBody>),
+    /// Twilio credentials (or, for mode stream, DEEPGRAM_API_KEY) are not
+    /// configured; the missing variables are named.
     #[oai(status = 503)]
-    NotConfigured(Json<CallErrorBody>),
+    NotConfigured(Json<ErrorBody>),
     /// Twilio did not answer in time.
     #[oai(status = 504)]
-    Timeout(Json<CallErrorBody>),
+    Timeout(Json<ErrorBody>),
 }
 
 impl CallError {
     fn invalid(error: String) -> Self {
-        Self::BadRequest(Json(CallErrorBody {
+        Self::BadRequest(Json(ErrorBody {
             error,
             ..Default::default()
         }))
@@ -123,7 +167,7 @@ impl CallError {
 
 impl From<TwilioError> for CallError {
     fn from(e: TwilioError) -> Self {
-        let mut body = CallErrorBody {
+        let mut body = ErrorBody {
             error: e.to_string(),
             hint: e.hint().map(str::to_owned),
             ..Default::default()
@@ -176,11 +220,14 @@ pub struct CallsApi;
 
 #[OpenApi(tag = "ApiTags::Calls")]
 impl CallsApi {
-    /// Places a call through Twilio. When it is answered, Twilio fetches
-    /// `/voice/outbound` and the receptionist greets with `initial_message`.
+    /// Places a call through Twilio.
+    ///
+    /// When it is answered, Twilio fetches /voice/outbound and the
+    /// receptionist greets the callee with initial_message.
     #[oai(path = "/make-call", method = "post")]
     async fn make_call(
         &self,
+        _auth: ApiAuth,
         state: Data<&AppState>,
         body: Json<MakeCall>,
     ) -> Result<MakeCallResponse, CallError> {
@@ -203,9 +250,12 @@ impl CallsApi {
             None => state.config.call_mode == CallMode::Stream,
         };
         if stream && state.config.deepgram.api_key.is_none() {
-            return Err(CallError::invalid(
-                "mode: stream needs DEEPGRAM_API_KEY on the server; use gather".into(),
-            ));
+            return Err(CallError::NotConfigured(Json(ErrorBody {
+                error: "mode: stream needs DEEPGRAM_API_KEY on the server".into(),
+                hint: Some("use mode gather, or set DEEPGRAM_API_KEY".into()),
+                missing: Some(vec!["DEEPGRAM_API_KEY".into()]),
+                ..Default::default()
+            })));
         }
         let twilio = &state.twilio;
         twilio.credentials(from.is_none())?;
@@ -214,7 +264,7 @@ impl CallsApi {
             None => {
                 let configured = twilio.phone_number.as_deref().unwrap_or_default();
                 PhoneNumber::parse(configured).map_err(|e| {
-                    CallError::NotConfigured(Json(CallErrorBody {
+                    CallError::NotConfigured(Json(ErrorBody {
                         error: format!("TWILIO_PHONE_NUMBER: {e}"),
                         missing: Some(vec!["TWILIO_PHONE_NUMBER".into()]),
                         ..Default::default()
@@ -234,7 +284,7 @@ impl CallsApi {
             tracing::warn!(to = %mask_number(to.as_str()), error = %e, "Twilio refused the call");
         })?;
         let sid = CallSid::parse(&placed.sid).map_err(|_| {
-            CallError::BadGateway(Json(CallErrorBody {
+            CallError::BadGateway(Json(ErrorBody {
                 error: format!("Twilio answered an invalid call id {:?}", placed.sid),
                 ..Default::default()
             }))
@@ -257,12 +307,17 @@ impl CallsApi {
         })))
     }
 
-    /// Ends a live call through Twilio (`Status=completed`).
+    /// Ends a live call through Twilio (Status=completed).
     #[oai(path = "/calls/:call_sid/hangup", method = "post")]
     async fn hangup(
         &self,
+        _auth: ApiAuth,
         state: Data<&AppState>,
         /// The call's id.
+        #[oai(
+            example = "example_call_sid",
+            validator(pattern = "^CA[0-9a-fA-F]{32}$")
+        )]
         call_sid: Path<String>,
     ) -> Result<HangupResponse, CallError> {
         let sid = CallSid::parse(&call_sid).map_err(CallError::invalid)?;

@@ -1,11 +1,15 @@
 //! `GET /messages`: the messages the receptionist took for the business.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use poem::web::Data;
-use poem_openapi::{Object, OpenApi, Tags, param::Query, payload::Json};
+use poem_openapi::{Object, OpenApi, Tags, param::Query, payload::Json, types::Example};
 
-use super::{ApiError, ErrorBody, appointments::parse_day};
-use crate::{messages::Message, state::AppState};
+use super::{
+    appointments::{example_from, example_to},
+    error::{ErrorBody, ListError},
+    example_call_sid,
+};
+use crate::{http::auth::ApiAuth, messages::Message, state::AppState};
 
 #[derive(Tags)]
 enum ApiTags {
@@ -15,6 +19,7 @@ enum ApiTags {
 
 /// One message.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct MessageView {
     /// The message's id.
     pub id: i64,
@@ -48,9 +53,38 @@ impl From<Message> for MessageView {
 
 /// Messages, newest first.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct MessageList {
     /// Newest first.
     pub messages: Vec<MessageView>,
+}
+
+impl Example for MessageView {
+    fn example() -> Self {
+        Self {
+            id: 1,
+            taken_at: "2026-11-24T15:02:00Z"
+                .parse()
+                .expect("a valid example time"),
+            call_sid: example_call_sid(),
+            caller_number: Some("+14155550100".into()),
+            name: "Ada Lovelace".into(),
+            message: "Please call back about moving Thursday's cleaning.".into(),
+            callback_number: Some("+14155550100".into()),
+        }
+    }
+}
+
+impl Example for MessageList {
+    fn example() -> Self {
+        Self {
+            messages: vec![MessageView::example()],
+        }
+    }
+}
+
+fn example_limit() -> Option<u32> {
+    Some(20)
 }
 
 /// Message routes.
@@ -58,26 +92,33 @@ pub struct MessagesApi;
 
 #[OpenApi(tag = "ApiTags::Messages")]
 impl MessagesApi {
-    /// Messages taken from `from` to `to` inclusive (local dates in the
-    /// business's zone), newest first.
+    /// Messages taken between two days, inclusive, newest first.
+    ///
+    /// Days are local dates in the business's zone.
     #[oai(path = "/messages", method = "get")]
     async fn list(
         &self,
+        _auth: ApiAuth,
         state: Data<&AppState>,
         /// First day, `YYYY-MM-DD` (default: no lower bound).
-        from: Query<Option<String>>,
-        /// Last day, `YYYY-MM-DD` (default: no upper bound).
-        to: Query<Option<String>>,
-        /// At most this many (default 100, at most 1000).
+        #[oai(example = "example_from")]
+        from: Query<Option<NaiveDate>>,
+        /// Last day, `YYYY-MM-DD`, not before `from` (default: no upper bound).
+        #[oai(example = "example_to")]
+        to: Query<Option<NaiveDate>>,
+        /// At most this many, 1 to 1000 (default 100).
+        #[oai(
+            example = "example_limit",
+            validator(minimum(value = "1"), maximum(value = "1000"))
+        )]
         limit: Query<Option<u32>>,
-    ) -> Result<Json<MessageList>, ApiError> {
+    ) -> Result<Json<MessageList>, ListError> {
         let s = state.tools.scheduler();
-        let first = parse_day("from", from.0.as_deref())?;
-        let last = parse_day("to", to.0.as_deref())?;
+        let (first, last) = (from.0, to.0);
         if let (Some(a), Some(b)) = (first, last)
             && b < a
         {
-            return Err(ApiError::BadRequest(ErrorBody::new(
+            return Err(ListError::BadRequest(ErrorBody::json(
                 "to must not be before from",
             )));
         }
@@ -90,13 +131,13 @@ impl MessagesApi {
             .messages
             .list(
                 first.map(bound),
-                last.map(|d| bound(d + Duration::days(1))),
+                last.map(|d| bound(d.succ_opt().unwrap_or(d))),
                 limit,
             )
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "message book read failed");
-                ApiError::Internal(ErrorBody::new("the messages could not be read"))
+                ListError::Internal(ErrorBody::json("the messages could not be read"))
             })?;
         Ok(Json(MessageList {
             messages: found.into_iter().map(MessageView::from).collect(),

@@ -9,10 +9,15 @@ use poem_openapi::{
     ApiResponse, Object, OpenApi, Tags,
     param::{Path, Query},
     payload::Json,
+    types::Example,
 };
 
-use super::{ApiError, ErrorBody};
+use super::{
+    error::{ErrorBody, ListError, LookupError},
+    example_call_sid,
+};
 use crate::{
+    http::auth::ApiAuth,
     session::{Effect, Role, Session, ToolCall},
     state::AppState,
     twilio::webhook::CallSid,
@@ -26,6 +31,7 @@ enum ApiTags {
 
 /// One call in a listing.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct SessionSummary {
     /// The called party.
     pub to: Option<String>,
@@ -45,6 +51,7 @@ pub struct SessionSummary {
 
 /// Live calls (and, when asked, recently ended ones).
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct SessionList {
     /// Calls in progress.
     pub active_sessions: u64,
@@ -54,6 +61,7 @@ pub struct SessionList {
 
 /// One entry of a transcript.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct TurnView {
     /// `user`, `assistant` or `tool`.
     pub role: String,
@@ -69,6 +77,7 @@ pub struct TurnView {
 
 /// A tool call the receptionist made, as it ran.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct ToolCallView {
     /// The call's id.
     pub id: String,
@@ -105,6 +114,7 @@ impl From<&ToolCall> for ToolCallView {
 
 /// One call with its transcript.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct SessionDetail {
     /// The call's id.
     pub call_sid: String,
@@ -138,6 +148,7 @@ pub struct SessionDetail {
 
 /// A confirmation text.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct TextView {
     /// When it was sent.
     pub at: DateTime<Utc>,
@@ -151,6 +162,7 @@ pub struct TextView {
 
 /// A transfer to a person.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct TransferView {
     /// When the caller was put through.
     pub at: DateTime<Utc>,
@@ -158,6 +170,111 @@ pub struct TransferView {
     pub reason: Option<String>,
     /// How the dial ended (`completed`, `busy`, `no-answer`, `failed`, `canceled`); absent while ringing.
     pub outcome: Option<String>,
+}
+
+fn example_time(hms: &str) -> DateTime<Utc> {
+    format!("2026-11-24T{hms}Z")
+        .parse()
+        .expect("a valid example time")
+}
+
+impl Example for TextView {
+    fn example() -> Self {
+        Self {
+            at: example_time("15:02:05"),
+            body: "Acme Dental: your cleaning is booked for Wed Nov 25 at 10:00 AM.".into(),
+            sid: Some("SM0123456789abcdef0123456789abcdef".into()),
+            error: None,
+        }
+    }
+}
+
+impl Example for TransferView {
+    fn example() -> Self {
+        Self {
+            at: example_time("15:01:30"),
+            reason: Some("a billing question".into()),
+            outcome: Some("completed".into()),
+        }
+    }
+}
+
+impl Example for SessionSummary {
+    fn example() -> Self {
+        Self {
+            to: Some("+14155550199".into()),
+            from: Some("+14155550100".into()),
+            direction: "inbound".into(),
+            status: "in-progress".into(),
+            started_at: example_time("15:00:00"),
+            ended_at: None,
+            message_count: 3,
+        }
+    }
+}
+
+impl Example for SessionList {
+    fn example() -> Self {
+        Self {
+            active_sessions: 1,
+            sessions: BTreeMap::from([(example_call_sid(), SessionSummary::example())]),
+        }
+    }
+}
+
+impl Example for TurnView {
+    fn example() -> Self {
+        Self {
+            role: "user".into(),
+            content: "Can I book a cleaning tomorrow at 10?".into(),
+            timestamp: example_time("15:00:05"),
+            confidence: Some(0.92),
+            tool: None,
+        }
+    }
+}
+
+impl Example for ToolCallView {
+    fn example() -> Self {
+        Self {
+            id: "call_1".into(),
+            name: "check_availability".into(),
+            arguments: r#"{"start":"2026-11-25T10:00"}"#.into(),
+            result: serde_json::json!({"available": true}),
+            effect: None,
+        }
+    }
+}
+
+impl Example for SessionDetail {
+    fn example() -> Self {
+        Self {
+            call_sid: example_call_sid(),
+            to: Some("+14155550199".into()),
+            from: Some("+14155550100".into()),
+            direction: "inbound".into(),
+            status: "completed".into(),
+            started_at: example_time("15:00:00"),
+            ended_at: Some(example_time("15:02:10")),
+            duration_seconds: Some(130),
+            end_reason: Some("completed".into()),
+            answered_by: None,
+            initial_message: None,
+            conversation_history: vec![
+                TurnView {
+                    role: "assistant".into(),
+                    content: "Hello, thanks for calling Acme Dental. How can I help you today?"
+                        .into(),
+                    timestamp: example_time("15:00:01"),
+                    confidence: None,
+                    tool: None,
+                },
+                TurnView::example(),
+            ],
+            texts: vec![TextView::example()],
+            transfer: None,
+        }
+    }
 }
 
 fn role(r: Role) -> &'static str {
@@ -237,9 +354,17 @@ pub enum SessionResponse {
 /// Session routes.
 pub struct SessionsApi;
 
+fn example_true() -> Option<bool> {
+    Some(true)
+}
+
+fn example_limit() -> Option<u32> {
+    Some(20)
+}
+
 impl SessionsApi {
-    async fn one(state: &AppState, call_sid: &str) -> Result<SessionResponse, ApiError> {
-        let not_found = || ApiError::NotFound(ErrorBody::new(format!("no call {call_sid}")));
+    async fn one(state: &AppState, call_sid: &str) -> Result<SessionResponse, LookupError> {
+        let not_found = || LookupError::NotFound(ErrorBody::json(format!("no call {call_sid}")));
         let Ok(sid) = CallSid::parse(call_sid) else {
             return Err(not_found());
         };
@@ -248,7 +373,7 @@ impl SessionsApi {
             Ok(None) => Err(not_found()),
             Err(e) => {
                 tracing::error!(error = %e, "call log read failed");
-                Err(ApiError::Internal(ErrorBody::new(
+                Err(LookupError::Internal(ErrorBody::json(
                     "the call log could not be read",
                 )))
             }
@@ -258,16 +383,22 @@ impl SessionsApi {
 
 #[OpenApi(tag = "ApiTags::Sessions")]
 impl SessionsApi {
-    /// Calls in progress; `include_ended=true` adds the most recently ended calls.
+    /// Calls in progress, and with include_ended=true the most recently ended calls.
     #[oai(path = "/sessions", method = "get")]
     async fn list(
         &self,
+        _auth: ApiAuth,
         state: Data<&AppState>,
         /// Also list ended calls from the call log.
+        #[oai(example = "example_true")]
         include_ended: Query<Option<bool>>,
-        /// How many ended calls at most (default 100, at most 1000).
+        /// How many ended calls at most, 1 to 1000 (default 100).
+        #[oai(
+            example = "example_limit",
+            validator(minimum(value = "1"), maximum(value = "1000"))
+        )]
         limit: Query<Option<u32>>,
-    ) -> Result<Json<SessionList>, ApiError> {
+    ) -> Result<Json<SessionList>, ListError> {
         let live = state
             .sessions
             .map_live(|s| (s.call_sid.to_string(), SessionSummary::from(s)));
@@ -277,7 +408,7 @@ impl SessionsApi {
             let limit = limit.0.unwrap_or(100).min(1000);
             let ended = state.sessions.ended(limit).await.map_err(|e| {
                 tracing::error!(error = %e, "call log read failed");
-                ApiError::Internal(ErrorBody::new("the call log could not be read"))
+                ListError::Internal(ErrorBody::json("the call log could not be read"))
             })?;
             for s in &ended {
                 sessions.insert(s.call_sid.to_string(), s.into());
@@ -294,21 +425,25 @@ impl SessionsApi {
     #[oai(path = "/session/:call_sid", method = "get")]
     async fn get(
         &self,
+        _auth: ApiAuth,
         state: Data<&AppState>,
         /// The call's id.
+        #[oai(example = "example_call_sid")]
         call_sid: Path<String>,
-    ) -> Result<SessionResponse, ApiError> {
+    ) -> Result<SessionResponse, LookupError> {
         Self::one(&state, &call_sid).await
     }
 
-    /// The same as `GET /session/{call_sid}`.
+    /// One call with its transcript (the same as GET /session/{call_sid}).
     #[oai(path = "/sessions/:call_sid", method = "get")]
     async fn get_plural(
         &self,
+        _auth: ApiAuth,
         state: Data<&AppState>,
         /// The call's id.
+        #[oai(example = "example_call_sid")]
         call_sid: Path<String>,
-    ) -> Result<SessionResponse, ApiError> {
+    ) -> Result<SessionResponse, LookupError> {
         Self::one(&state, &call_sid).await
     }
 }

@@ -1,7 +1,7 @@
 //! `GET /` and `GET /health`.
 
 use poem::web::Data;
-use poem_openapi::{Object, OpenApi, Tags, payload::Json};
+use poem_openapi::{Object, OpenApi, Tags, payload::Json, types::Example};
 
 use crate::state::AppState;
 
@@ -13,6 +13,7 @@ enum ApiTags {
 
 /// The service's status.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Status {
     /// Always `ok` when the server answers.
     pub status: String,
@@ -26,9 +27,29 @@ pub struct Status {
 
 /// Liveness.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Health {
     /// `ok`.
     pub status: String,
+}
+
+impl Example for Status {
+    fn example() -> Self {
+        Self {
+            status: "ok".into(),
+            message: "frontdesk is answering calls for Acme Dental".into(),
+            active_sessions: 1,
+            public_url: "https://abcd-1234.ngrok-free.app".into(),
+        }
+    }
+}
+
+impl Example for Health {
+    fn example() -> Self {
+        Self {
+            status: "ok".into(),
+        }
+    }
 }
 
 /// System routes.
