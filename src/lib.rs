@@ -22,6 +22,7 @@
 //!   [`check`]: `frontdesk check`, the settings table and the online probes.
 //! - [`bridge`]: streaming mode, Twilio Media Streams bridged to Deepgram's
 //!   Voice Agent with the same calendar tools.
+//! - [`metrics`]: the Prometheus registry and what is counted, served at `/metrics`.
 //! - [`config`]: the one typed configuration, read once at start;
 //!   [`api_token`]: where the REST API's bearer token comes from.
 //! - [`startup`] and [`state`]: binding, serving, shutting down; the shared state.
@@ -37,6 +38,7 @@ pub mod config;
 pub mod http;
 pub mod logging;
 pub mod messages;
+pub mod metrics;
 pub mod reminders;
 pub mod session;
 pub mod startup;

@@ -25,6 +25,7 @@ use crate::{
     agent::speech,
     calendar::{Appointment, Scheduler},
     config::ReminderChannel,
+    metrics::{Delivery, Metrics},
     session::SessionStore,
     state::Clock,
     twilio::{
@@ -201,6 +202,8 @@ pub struct Reminders {
     pub business: String,
     /// Absolute URLs for reminder calls: the outbound webhook and the status callback.
     pub call_urls: (String, String),
+    /// Where reminders sent and failed are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Reminders {
@@ -255,6 +258,9 @@ impl Reminders {
             };
             if self.send(&current, &to).await {
                 sent += 1;
+                self.metrics.reminder(Delivery::Sent);
+            } else {
+                self.metrics.reminder(Delivery::Failed);
             }
         }
         sent

@@ -22,9 +22,11 @@ use crate::{
     api_token::{self, TokenError},
     calendar::{
         CalendarError, Scheduler, SharedCalendar, google::GoogleCalendar, local::LocalCalendar,
+        metered::Metered,
     },
     config::{AgentKind, Config},
     messages::{MessageBook, MessageError},
+    metrics::Metrics,
     reminders::{ReminderBook, ReminderError, Reminders},
     session::{Archive, ArchiveError, SessionStore},
     state::{AppState, Clock, system_clock},
@@ -129,10 +131,16 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), StartupError> {
 pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, StartupError> {
     prepare_data_dir(&config.data_dir)?;
     let api_token = api_token::load_or_create(config.api_token.as_ref(), &config.data_dir)?;
-    let sessions = Arc::new(SessionStore::new(Archive::open(&config.data_dir)?));
-    let calendar = open_calendar(&config).await?;
+    let metrics = Arc::new(Metrics::new(config.agent));
+    let sessions = Arc::new(
+        SessionStore::new(Archive::open(&config.data_dir)?).with_metrics(Arc::clone(&metrics)),
+    );
+    let calendar: SharedCalendar = Arc::new(Metered::new(
+        open_calendar(&config).await?,
+        Arc::clone(&metrics),
+    ));
     let messages = MessageBook::open(&config.data_dir)?;
-    let twilio = Arc::new(TwilioClient::new(&config.twilio));
+    let twilio = Arc::new(TwilioClient::new(&config.twilio).with_metrics(Arc::clone(&metrics)));
     let texter = config.duties.sms_confirmations.then(|| {
         Arc::new(Texter::new(
             Arc::clone(&twilio),
@@ -154,6 +162,7 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Start
                 config.public_url.join("/voice/outbound"),
                 config.public_url.join("/voice/status"),
             ),
+            metrics: Arc::clone(&metrics),
         })),
         None => None,
     };
@@ -185,6 +194,7 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Start
         agent,
         clock,
         api_token: Arc::new(api_token),
+        metrics,
     })
 }
 

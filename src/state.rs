@@ -14,6 +14,7 @@ use crate::{
     bridge::Bridges,
     config::Config,
     messages::MessageBook,
+    metrics::Metrics,
     reminders::Reminders,
     session::SessionStore,
     turns::TurnRunner,
@@ -53,4 +54,6 @@ pub struct AppState {
     pub clock: Clock,
     /// The bearer token of the data routes.
     pub api_token: Arc<ApiToken>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
 }

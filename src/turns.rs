@@ -31,6 +31,7 @@ use tokio::sync::{Mutex, watch};
 
 use crate::{
     agent::{AgentError, CallContext, Reply, SharedAgent},
+    metrics::{Metrics, TurnOutcome},
     session::{Role, SessionStore},
     state::Clock,
     twilio::webhook::CallSid,
@@ -105,6 +106,8 @@ pub struct TurnDeps {
     pub clock: Clock,
     /// How long the turn may take in all ([`crate::config::VoiceConfig::turn_deadline`]).
     pub deadline: Duration,
+    /// Where turns are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 impl TurnRunner {
@@ -238,17 +241,24 @@ async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
     let result = tokio::time::timeout_at(deadline, deps.agent.reply(&ctx, &input.history))
         .await
         .unwrap_or(Err(AgentError::Timeout));
-    let reply = match result {
+    let agent_time = started.elapsed();
+    let (reply, outcome) = match result {
         Ok(reply) => {
             deps.sessions.set_memory(sid, reply.memory.clone());
-            reply
+            let outcome = if reply.end_call {
+                TurnOutcome::EndedCall
+            } else {
+                TurnOutcome::Replied
+            };
+            (reply, outcome)
         }
         Err(e) => {
             tracing::warn!(call_sid = %sid, error = %e, "agent failed; apologising");
-            Reply::say(APOLOGY)
+            (Reply::say(APOLOGY), TurnOutcome::Failed)
         }
     };
-    tracing::debug!(call_sid = %sid, ms = started.elapsed().as_millis() as u64, "turn done");
+    deps.metrics.turn(outcome, agent_time);
+    tracing::debug!(call_sid = %sid, ms = agent_time.as_millis() as u64, "turn done");
     let text = fit_for_speech(&reply.text, MAX_SAY_CHARS);
     let text = if text.is_empty() { APOLOGY } else { text };
     deps.sessions.record(sid, Role::Assistant, text, None);

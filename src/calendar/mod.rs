@@ -11,6 +11,7 @@
 
 pub mod google;
 pub mod local;
+pub mod metered;
 
 use std::sync::Arc;
 

@@ -28,6 +28,7 @@ type Apis = (
     api::sessions::SessionsApi,
     api::appointments::AppointmentsApi,
     api::messages::MessagesApi,
+    api::metrics::MetricsApi,
 );
 
 /// The OpenAPI service: every operation, with its document.
@@ -40,6 +41,7 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
             api::sessions::SessionsApi,
             api::appointments::AppointmentsApi,
             api::messages::MessagesApi,
+            api::metrics::MetricsApi,
         ),
         "frontdesk",
         env!("CARGO_PKG_VERSION"),

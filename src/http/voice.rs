@@ -17,11 +17,12 @@ use poem_openapi::{
 };
 use serde::Deserialize;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use crate::{
     config::CallMode,
     config::Config,
+    metrics::Answer,
     session::{Role, StatusOutcome, StatusUpdate},
     state::AppState,
     turns::{self, Begin, Outcome, TurnDeps},
@@ -354,6 +355,7 @@ impl VoiceApi {
         #[oai(name = "I-Twilio-Idempotency-Token")]
         idempotency_token: Header<Option<String>>,
     ) -> Result<TwimlResponse, Rejection> {
+        let received = Instant::now();
         let idempotency_token = idempotency_token.0.filter(|t| !t.trim().is_empty());
         let hook = form.parse()?;
         let sid = &hook.call_sid;
@@ -392,6 +394,7 @@ impl VoiceApi {
             agent: Arc::clone(&state.agent),
             clock: Arc::clone(&state.clock),
             deadline: config.voice.turn_deadline(),
+            metrics: Arc::clone(&state.metrics),
         };
         let done = match state
             .turns
@@ -400,13 +403,17 @@ impl VoiceApi {
             Begin::Replay(outcome) => return Ok(TwimlResponse::xml(&answer(config, &outcome))),
             Begin::Started(done) | Begin::Joined(done) => done,
         };
-        Ok(match turns::wait(done, config.voice.turn_budget).await {
-            Some(outcome) => TwimlResponse::xml(&answer(config, &outcome)),
+        let (doc, answered) = match turns::wait(done, config.voice.turn_budget).await {
+            Some(outcome) => (answer(config, &outcome), Answer::Reply),
             None => {
                 state.turns.note_hold(sid);
-                TwimlResponse::xml(&hold(config))
+                state.metrics.held();
+                (hold(config), Answer::Hold)
             }
-        })
+        };
+        let response = TwimlResponse::xml(&doc);
+        state.metrics.answered(answered, received.elapsed());
+        Ok(response)
     }
 
     /// Where a held turn continues: Twilio follows the Redirect of a
@@ -434,9 +441,13 @@ impl VoiceApi {
                 // the turn records its own apology when its deadline passes.
                 None if state.turns.note_hold(sid) > config.voice.max_holds => {
                     tracing::warn!(call_sid = %sid, "turn still running after the last hold; apologising");
+                    state.metrics.gave_up();
                     TwimlResponse::xml(&say_and_listen(config, turns::APOLOGY))
                 }
-                None => TwimlResponse::xml(&hold(config)),
+                None => {
+                    state.metrics.held();
+                    TwimlResponse::xml(&hold(config))
+                }
             },
         )
     }

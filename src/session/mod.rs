@@ -9,20 +9,25 @@
 //! still finds it after a restart. Memory is bounded by the live calls.
 
 pub mod archive;
+pub mod feed;
 pub mod transcript;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 pub use archive::{Archive, ArchiveError};
+pub use feed::LiveEvent;
 pub use transcript::{Effect, EffectCounts, Role, ToolCall, Turn};
 
-use crate::twilio::{
-    number::CallerIdentity,
-    webhook::{CallDetails, CallSid, CallStatus, Direction},
+use crate::{
+    metrics::Metrics,
+    twilio::{
+        number::CallerIdentity,
+        webhook::{CallDetails, CallSid, CallStatus, Direction},
+    },
 };
 
 /// The end reason of calls that were live when the server stopped.
@@ -117,6 +122,18 @@ impl Session {
         }
     }
 
+    /// The feed's event for this call's start or status.
+    fn call_event(&self) -> LiveEvent {
+        LiveEvent::Call {
+            call_sid: self.call_sid.clone(),
+            direction: self.direction.as_str(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            status: self.status.as_str(),
+            started_at: self.started_at,
+        }
+    }
+
     fn absorb(&mut self, details: &CallDetails) {
         if details.from.is_some() {
             self.from.clone_from(&details.from);
@@ -200,6 +217,8 @@ pub enum StatusOutcome {
 pub struct SessionStore {
     live: DashMap<CallSid, Session>,
     archive: Archive,
+    feed: feed::Feed,
+    metrics: Arc<Metrics>,
 }
 
 impl SessionStore {
@@ -208,7 +227,20 @@ impl SessionStore {
         Self {
             live: DashMap::new(),
             archive,
+            feed: feed::Feed::default(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// Counts ended calls in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Watches live calls: every [`LiveEvent`] from now on.
+    pub fn watch(&self) -> tokio::sync::broadcast::Receiver<Arc<LiveEvent>> {
+        self.feed.subscribe()
     }
 
     /// Whether the call is live.
@@ -224,12 +256,17 @@ impl SessionStore {
     /// Starts a session, or refreshes it with what Twilio says now.
     pub fn begin(&self, call_sid: &CallSid, direction: Direction, details: &CallDetails) {
         let now = Utc::now();
-        let mut entry = self
-            .live
-            .entry(call_sid.clone())
-            .or_insert_with(|| Session::new(call_sid.clone(), direction, now));
+        let mut created = false;
+        let mut entry = self.live.entry(call_sid.clone()).or_insert_with(|| {
+            created = true;
+            Session::new(call_sid.clone(), direction, now)
+        });
+        let before = entry.status;
         entry.absorb(details);
         entry.last_activity_at = now;
+        if created || entry.status != before {
+            self.feed.publish(|| entry.call_event());
+        }
     }
 
     /// Brings back a call that was live when the server last stopped, so a
@@ -249,6 +286,7 @@ impl SessionStore {
         session.end_reason = None;
         session.duration_seconds = None;
         session.last_activity_at = Utc::now();
+        self.feed.publish(|| session.call_event());
         self.live.entry(call_sid.clone()).or_insert(session);
         Ok(true)
     }
@@ -268,6 +306,7 @@ impl SessionStore {
         session.from = Some(from.to_owned());
         session.to = Some(to.to_owned());
         session.initial_message = initial_message;
+        self.feed.publish(|| session.call_event());
         self.live.insert(call_sid.clone(), session);
     }
 
@@ -294,8 +333,13 @@ impl SessionStore {
                 s.silent_turns = 0;
             }
             s.last_activity_at = now;
-            s.conversation_history
-                .push(Turn::spoken(role, content, confidence, now));
+            let turn = Turn::spoken(role, content, confidence, now);
+            self.feed.publish(|| LiveEvent::Said {
+                call_sid: call_sid.clone(),
+                index: s.conversation_history.len(),
+                turn: turn.clone(),
+            });
+            s.conversation_history.push(turn);
         }
     }
 
@@ -304,7 +348,13 @@ impl SessionStore {
         let now = Utc::now();
         if let Some(mut s) = self.live.get_mut(call_sid) {
             s.last_activity_at = now;
-            s.conversation_history.push(Turn::tool(call, now));
+            let turn = Turn::tool(call, now);
+            self.feed.publish(|| LiveEvent::Said {
+                call_sid: call_sid.clone(),
+                index: s.conversation_history.len(),
+                turn: turn.clone(),
+            });
+            s.conversation_history.push(turn);
         }
     }
 
@@ -469,6 +519,7 @@ impl SessionStore {
                 }
                 s.status = status;
                 s.last_sequence = update.sequence.or(s.last_sequence);
+                self.feed.publish(|| s.call_event());
                 return Ok(StatusOutcome::Updated(status));
             }
             s.status = status;
@@ -496,6 +547,11 @@ impl SessionStore {
             self.live.insert(call_sid.clone(), session);
             return Err(e);
         }
+        self.metrics.call_ended(reason);
+        self.feed.publish(|| LiveEvent::Ended {
+            call_sid: call_sid.clone(),
+            reason: reason.to_owned(),
+        });
         Ok(())
     }
 

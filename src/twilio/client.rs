@@ -5,12 +5,15 @@
 //! `message`, `more_info`, `status`) becomes [`TwilioError::Api`] with those
 //! fields kept, so the HTTP layer can pass them on with a plain hint.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use serde::Deserialize;
 
 use super::number::PhoneNumber;
-use crate::config::{Secret, TwilioConfig};
+use crate::{
+    config::{Secret, TwilioConfig},
+    metrics::{Delivery, Metrics, TwilioOp},
+};
 
 /// How long one REST request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -162,6 +165,8 @@ pub struct TwilioClient {
     auth_token: Option<Secret>,
     /// `TWILIO_PHONE_NUMBER`.
     pub phone_number: Option<String>,
+    /// Where failed requests are counted.
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl TwilioClient {
@@ -185,7 +190,14 @@ impl TwilioClient {
             account_sid: config.account_sid.clone(),
             auth_token: config.auth_token.clone(),
             phone_number: config.phone_number.clone(),
+            metrics: None,
         }
+    }
+
+    /// Counts failed requests in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The credentials, or which variables are missing (the caller ID too
@@ -208,6 +220,30 @@ impl TwilioClient {
     }
 
     async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        op: TwilioOp,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<T, TwilioError> {
+        let result = self.post_form(path, form).await;
+        if let Some(metrics) = &self.metrics {
+            if op == TwilioOp::SendSms {
+                metrics.sms(match result {
+                    Ok(_) => Delivery::Sent,
+                    Err(_) => Delivery::Failed,
+                });
+            }
+            if result
+                .as_ref()
+                .is_err_and(|e| !matches!(e, TwilioError::NotConfigured { .. }))
+            {
+                metrics.twilio_error(op);
+            }
+        }
+        result
+    }
+
+    async fn post_form<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         form: &[(&str, &str)],
@@ -286,12 +322,13 @@ impl TwilioClient {
         if call.machine_detection {
             form.push(("MachineDetection", "DetectMessageEnd"));
         }
-        self.post("/Calls.json", &form).await
+        self.post(TwilioOp::CreateCall, "/Calls.json", &form).await
     }
 
     /// Hangs up a live call (`Status=completed`).
     pub async fn hang_up(&self, call_sid: &str) -> Result<CallResource, TwilioError> {
         self.post(
+            TwilioOp::HangUp,
             &format!("/Calls/{call_sid}.json"),
             &[("Status", "completed")],
         )
@@ -307,6 +344,7 @@ impl TwilioClient {
         self.credentials(true)?;
         let from = self.phone_number.as_deref().unwrap_or_default();
         self.post(
+            TwilioOp::SendSms,
             "/Messages.json",
             &[("To", to.as_str()), ("From", from), ("Body", body)],
         )
@@ -316,6 +354,7 @@ impl TwilioClient {
     /// Makes a live call fetch new TwiML from `url` now.
     pub async fn redirect(&self, call_sid: &str, url: &str) -> Result<CallResource, TwilioError> {
         self.post(
+            TwilioOp::Redirect,
             &format!("/Calls/{call_sid}.json"),
             &[("Url", url), ("Method", "POST")],
         )

@@ -11,6 +11,7 @@ mod gather;
 mod google;
 mod helpers;
 mod llm;
+mod metrics;
 mod openapi;
 mod outbound;
 mod scheduling;

@@ -9,6 +9,7 @@ pub mod appointments;
 pub mod calls;
 pub mod error;
 pub mod messages;
+pub mod metrics;
 pub mod sessions;
 pub mod system;
 

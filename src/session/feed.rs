@@ -1,0 +1,86 @@
+//! The live feed: what happens to live calls, as it happens, for whoever
+//! is watching (the dashboard's event stream).
+//!
+//! The [`SessionStore`](super::SessionStore) publishes here at the points
+//! where it changes a session, so watchers never poll its internals. It is
+//! a `tokio` broadcast channel of shared events: a publisher never waits
+//! for a watcher, and a watcher that falls behind is told it lagged (it then
+//! starts again from a fresh snapshot). With nobody watching, publishing is
+//! one check of the receiver count: no event is built.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use super::Turn;
+use crate::twilio::webhook::CallSid;
+
+/// Events kept for a watcher that is slow to read.
+const CAPACITY: usize = 1024;
+
+/// Something that happened to a live call.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// A call started, or its status changed.
+    Call {
+        /// The call.
+        call_sid: CallSid,
+        /// `inbound` or `outbound`.
+        direction: &'static str,
+        /// The caller (`From`).
+        from: Option<String>,
+        /// The called party (`To`).
+        to: Option<String>,
+        /// Twilio's call status.
+        status: &'static str,
+        /// When the session began.
+        started_at: DateTime<Utc>,
+    },
+    /// An entry was added to the transcript, at `index`.
+    Said {
+        /// The call.
+        call_sid: CallSid,
+        /// Its position in the transcript (0 is the first).
+        index: usize,
+        /// The entry.
+        turn: Turn,
+    },
+    /// The call ended and went to the call log.
+    Ended {
+        /// The call.
+        call_sid: CallSid,
+        /// Why (`completed`, `idle-timeout`, …).
+        reason: String,
+    },
+}
+
+/// The sending side, owned by the session store.
+pub struct Feed {
+    tx: broadcast::Sender<Arc<LiveEvent>>,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Self {
+            tx: broadcast::Sender::new(CAPACITY),
+        }
+    }
+}
+
+impl Feed {
+    /// Publishes the event `make` builds, if anyone is watching.
+    pub fn publish(&self, make: impl FnOnce() -> LiveEvent) {
+        if self.tx.receiver_count() > 0 {
+            // Err only means the last watcher left in the meantime.
+            let _ = self.tx.send(Arc::new(make()));
+        }
+    }
+
+    /// Starts watching: every event published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
+        self.tx.subscribe()
+    }
+}
