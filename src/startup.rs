@@ -245,6 +245,12 @@ impl Application {
             .reminders
             .clone()
             .map(|r| tokio::spawn(r.run(Arc::clone(&state.clock))));
+        let sessions = Arc::clone(&state.sessions);
+        let shutdown = async move {
+            shutdown.await;
+            // Open dashboard streams end now rather than at the grace limit.
+            sessions.close_watchers();
+        };
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 crate::http::app(state.clone()),

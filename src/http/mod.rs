@@ -10,6 +10,7 @@
 pub mod allow;
 pub mod api;
 pub mod auth;
+pub mod dashboard;
 pub mod guard;
 pub mod stream;
 pub mod voice;
@@ -75,6 +76,10 @@ pub fn app(state: AppState) -> impl Endpoint {
     Route::new()
         .at("/openapi.json", spec)
         .at("/twilio/stream", poem::get(stream::upgrade))
+        .at("/dashboard", poem::get(dashboard::dashboard))
+        .at("/dashboard/events", poem::get(dashboard::events))
+        .at("/dashboard/app.js", poem::get(dashboard::script))
+        .at("/dashboard/app.css", poem::get(dashboard::style))
         .nest("/docs", docs)
         .nest("/", api)
         .catch_all_error(api::error::to_json)

@@ -10,6 +10,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Session;
@@ -34,6 +35,39 @@ pub enum ArchiveError {
     /// The blocking task failed.
     #[error("call log task: {0}")]
     Task(String),
+}
+
+/// Which ended calls to find.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    /// Digits that the caller's or called number contains.
+    pub digits: Option<String>,
+    /// Calls that started at or after this.
+    pub started_from: Option<DateTime<Utc>>,
+    /// Calls that started before this.
+    pub started_before: Option<DateTime<Utc>>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+impl Search {
+    /// Whether a (live) session matches, by the same rules as the query.
+    pub fn matches(&self, s: &Session) -> bool {
+        let has = |n: &Option<String>, d: &str| {
+            n.as_deref().is_some_and(|n| n.replace('+', "").contains(d))
+        };
+        self.digits
+            .as_deref()
+            .is_none_or(|d| has(&s.from, d) || has(&s.to, d))
+            && self.started_from.is_none_or(|t| s.started_at >= t)
+            && self.started_before.is_none_or(|t| s.started_at < t)
+    }
+}
+
+/// A bound that compares as text with the record's timestamps (serde writes
+/// `Z` and 0 to 9 fraction digits; nine digits sort right against all of them).
+fn sortable(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 /// The persisted log of ended calls.
@@ -111,6 +145,36 @@ impl Archive {
             })
             .await?;
         Ok(record.map(|r| serde_json::from_str(&r)).transpose()?)
+    }
+
+    /// Ended calls matching `search`, newest first.
+    pub async fn search(&self, search: &Search) -> Result<Vec<Session>, ArchiveError> {
+        let digits = search.digits.clone();
+        let from = search.started_from.map(sortable);
+        let to = search.started_before.map(sortable);
+        let limit = search.limit;
+        let records: Vec<String> = self
+            .with_conn(move |c| {
+                // `from`/`to` are E.164 (`+` and digits); the started_at
+                // bounds are written like serde writes the record's
+                // timestamps, so they compare as text.
+                let mut stmt = c.prepare(
+                    "SELECT record FROM call_log
+                     WHERE (?1 IS NULL
+                            OR instr(replace(coalesce(json_extract(record, '$.from'), ''), '+', ''), ?1) > 0
+                            OR instr(replace(coalesce(json_extract(record, '$.to'), ''), '+', ''), ?1) > 0)
+                       AND (?2 IS NULL OR json_extract(record, '$.started_at') >= ?2)
+                       AND (?3 IS NULL OR json_extract(record, '$.started_at') < ?3)
+                     ORDER BY ended_at DESC LIMIT ?4",
+                )?;
+                let rows = stmt.query_map(params![digits, from, to, limit], |row| row.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await?;
+        records
+            .iter()
+            .map(|r| serde_json::from_str(r).map_err(ArchiveError::from))
+            .collect()
     }
 
     /// The most recently ended calls, newest first.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use super::Turn;
 use crate::twilio::webhook::CallSid;
@@ -57,15 +57,58 @@ pub enum LiveEvent {
     },
 }
 
+impl LiveEvent {
+    /// The event's name (its `type`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Call { .. } => "call",
+            Self::Said { .. } => "said",
+            Self::Ended { .. } => "ended",
+        }
+    }
+}
+
 /// The sending side, owned by the session store.
 pub struct Feed {
     tx: broadcast::Sender<Arc<LiveEvent>>,
+    closing: watch::Sender<bool>,
 }
 
 impl Default for Feed {
     fn default() -> Self {
         Self {
             tx: broadcast::Sender::new(CAPACITY),
+            closing: watch::Sender::new(false),
+        }
+    }
+}
+
+/// What a watcher gets next.
+#[derive(Debug)]
+pub enum Watched {
+    /// The next event.
+    Event(Arc<LiveEvent>),
+    /// Events were missed: start again from a snapshot.
+    Lagged,
+}
+
+/// One watcher of the feed.
+pub struct Watcher {
+    rx: broadcast::Receiver<Arc<LiveEvent>>,
+    closing: watch::Receiver<bool>,
+}
+
+impl Watcher {
+    /// The next event; `None` once the server is shutting down.
+    pub async fn next(&mut self) -> Option<Watched> {
+        tokio::select! {
+            biased;
+            _ = self.closing.wait_for(|closing| *closing) => None,
+            r = self.rx.recv() => match r {
+                Ok(e) => Some(Watched::Event(e)),
+                Err(broadcast::error::RecvError::Lagged(_)) => Some(Watched::Lagged),
+                Err(broadcast::error::RecvError::Closed) => None,
+            },
         }
     }
 }
@@ -80,7 +123,16 @@ impl Feed {
     }
 
     /// Starts watching: every event published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
-        self.tx.subscribe()
+    pub fn subscribe(&self) -> Watcher {
+        Watcher {
+            rx: self.tx.subscribe(),
+            closing: self.closing.subscribe(),
+        }
+    }
+
+    /// Ends every watcher's stream (the server is shutting down, and open
+    /// streams must not hold up the graceful shutdown).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
     }
 }

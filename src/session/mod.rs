@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
-pub use archive::{Archive, ArchiveError};
+pub use archive::{Archive, ArchiveError, Search};
 pub use feed::LiveEvent;
 pub use transcript::{Effect, EffectCounts, Role, ToolCall, Turn};
 
@@ -239,8 +239,13 @@ impl SessionStore {
     }
 
     /// Watches live calls: every [`LiveEvent`] from now on.
-    pub fn watch(&self) -> tokio::sync::broadcast::Receiver<Arc<LiveEvent>> {
+    pub fn watch(&self) -> feed::Watcher {
         self.feed.subscribe()
+    }
+
+    /// Ends every watcher's stream (at shutdown).
+    pub fn close_watchers(&self) {
+        self.feed.close();
     }
 
     /// Whether the call is live.
@@ -469,6 +474,11 @@ impl SessionStore {
             return Ok(Some(s));
         }
         self.archive.load(call_sid.as_str()).await
+    }
+
+    /// Ended calls matching `search`, newest first.
+    pub async fn search_ended(&self, search: &Search) -> Result<Vec<Session>, ArchiveError> {
+        self.archive.search(search).await
     }
 
     /// The most recently ended calls.

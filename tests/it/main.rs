@@ -2,8 +2,10 @@
 //! and as a user of the REST API would drive it.
 
 mod auth;
+mod browser;
 mod check;
 mod contract;
+mod dashboard;
 mod duties;
 mod envelope;
 mod fake_google;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi, Tags,
@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     http::auth::ApiAuth,
-    session::{Effect, Role, Session, ToolCall},
+    session::{Effect, Role, Search, Session, ToolCall},
     state::AppState,
     twilio::webhook::CallSid,
 };
@@ -363,6 +363,50 @@ fn example_limit() -> Option<u32> {
 }
 
 impl SessionsApi {
+    /// The call-log search a listing asks for.
+    fn search(
+        state: &AppState,
+        number: Option<&str>,
+        date: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Search, ListError> {
+        let digits = match number.map(str::trim).filter(|n| !n.is_empty()) {
+            None => None,
+            Some(n) => {
+                let d = crate::calendar::digits(n);
+                if d.is_empty() {
+                    return Err(ListError::BadRequest(ErrorBody::json(
+                        "number must contain digits",
+                    )));
+                }
+                Some(d)
+            }
+        };
+        let (started_from, started_before) = match date.map(str::trim).filter(|d| !d.is_empty()) {
+            None => (None, None),
+            Some(d) => {
+                let day = NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                    ListError::BadRequest(ErrorBody::json("date must be a date like 2026-11-24"))
+                })?;
+                let s = &state.tools.scheduler();
+                let start = |d: NaiveDate| {
+                    let midnight = d.and_time(NaiveTime::MIN);
+                    s.to_utc(midnight).unwrap_or_else(|| midnight.and_utc())
+                };
+                (
+                    Some(start(day)),
+                    Some(start(day + chrono::Duration::days(1))),
+                )
+            }
+        };
+        Ok(Search {
+            digits,
+            started_from,
+            started_before,
+            limit: limit.unwrap_or(100).min(1000),
+        })
+    }
+
     async fn one(state: &AppState, call_sid: &str) -> Result<SessionResponse, LookupError> {
         let not_found = || LookupError::NotFound(ErrorBody::json(format!("no call {call_sid}")));
         let Ok(sid) = CallSid::parse(call_sid) else {
@@ -384,6 +428,8 @@ impl SessionsApi {
 #[OpenApi(tag = "ApiTags::Sessions")]
 impl SessionsApi {
     /// Calls in progress, and with include_ended=true the most recently ended calls.
+    ///
+    /// number and date narrow both to the calls that match.
     #[oai(path = "/sessions", method = "get")]
     async fn list(
         &self,
@@ -398,15 +444,22 @@ impl SessionsApi {
             validator(minimum(value = "1"), maximum(value = "1000"))
         )]
         limit: Query<Option<u32>>,
+        /// Only calls from or to a number containing these digits (`+1 415-555`, `5550100`).
+        number: Query<Option<String>>,
+        /// Only calls that started on this day, `YYYY-MM-DD` in the business's time zone.
+        date: Query<Option<String>>,
     ) -> Result<Json<SessionList>, ListError> {
-        let live = state
-            .sessions
-            .map_live(|s| (s.call_sid.to_string(), SessionSummary::from(s)));
+        let search = Self::search(&state, number.0.as_deref(), date.0.as_deref(), limit.0)?;
+        let live: Vec<_> = state.sessions.map_live(|s| {
+            search
+                .matches(s)
+                .then(|| (s.call_sid.to_string(), SessionSummary::from(s)))
+        });
         let active_sessions = live.len() as u64;
+        let live = live.into_iter().flatten();
         let mut sessions: BTreeMap<String, SessionSummary> = BTreeMap::new();
         if include_ended.0.unwrap_or(false) {
-            let limit = limit.0.unwrap_or(100).min(1000);
-            let ended = state.sessions.ended(limit).await.map_err(|e| {
+            let ended = state.sessions.search_ended(&search).await.map_err(|e| {
                 tracing::error!(error = %e, "call log read failed");
                 ListError::Internal(ErrorBody::json("the call log could not be read"))
             })?;
