@@ -22,6 +22,8 @@
 //!   [`check`]: `frontdesk check`, the settings table and the online probes.
 //! - [`bridge`]: streaming mode, Twilio Media Streams bridged to Deepgram's
 //!   Voice Agent with the same calendar tools.
+//! - [`ledger`]: each turn's latencies (arrival, agent, model, tools, hold,
+//!   reply), kept in the call's session.
 //! - [`metrics`]: the Prometheus registry and what is counted, served at `/metrics`.
 //! - [`config`]: the one typed configuration, read once at start;
 //!   [`api_token`]: where the REST API's bearer token comes from.
@@ -36,6 +38,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod ledger;
 pub mod logging;
 pub mod messages;
 pub mod metrics;

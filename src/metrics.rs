@@ -20,7 +20,7 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::config::AgentKind;
+use crate::{config::AgentKind, ledger::Traced};
 
 /// Latency buckets in seconds: a millisecond (the built-in agent) up to
 /// Twilio's 15-second webhook limit.
@@ -448,11 +448,16 @@ impl Metrics {
     }
 
     /// Model requests of one turn: how many were sent, retried and failed.
-    pub fn llm(&self, requests: u64, retries: u64, failure: Option<LlmFailure>) {
-        self.llm_requests.inc_by(requests);
-        self.llm_retries.inc_by(retries);
-        if let Some(kind) = failure {
-            self.llm_errors[kind as usize].inc();
+    pub fn llm(&self, traced: &Traced) {
+        if traced.llm_requests == 0 {
+            return;
+        }
+        self.llm_requests.inc_by(u64::from(traced.llm_requests));
+        self.llm_retries.inc_by(u64::from(traced.llm_retries));
+        for (counter, n) in self.llm_errors.iter().zip(traced.llm_errors) {
+            if n > 0 {
+                counter.inc_by(u64::from(n));
+            }
         }
     }
 
@@ -517,7 +522,12 @@ mod tests {
         m.appointment(AppointmentChange::Booked);
         m.call_ended("no-answer");
         m.call_ended("something new");
-        m.llm(3, 1, Some(LlmFailure::Timeout));
+        m.llm(&Traced {
+            llm_requests: 3,
+            llm_retries: 1,
+            llm_errors: [1, 0, 0],
+            ..Traced::default()
+        });
         let text = m.encode(7);
         assert_eq!(
             line(

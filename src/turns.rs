@@ -31,6 +31,7 @@ use tokio::sync::{Mutex, watch};
 
 use crate::{
     agent::{AgentError, CallContext, Reply, SharedAgent},
+    ledger::{self, Arrival, LedgerEntry, TurnTiming},
     metrics::{Metrics, TurnOutcome},
     session::{Role, SessionStore},
     state::Clock,
@@ -46,6 +47,8 @@ pub struct Outcome {
     pub end_call: bool,
     /// Connect the caller to a person after them.
     pub transfer: bool,
+    /// How long the agent and its waits took, for the latency ledger.
+    pub timing: TurnTiming,
 }
 
 /// What the caller hears when the agent cannot answer.
@@ -63,6 +66,10 @@ struct Slot {
     utterance: String,
     done: Done,
     holds: u32,
+    /// When the webhook that started the turn arrived.
+    received: Arrival,
+    /// The turn's ledger entry was written.
+    in_ledger: bool,
 }
 
 /// How a webhook joins a turn.
@@ -108,6 +115,8 @@ pub struct TurnDeps {
     pub deadline: Duration,
     /// Where turns are counted.
     pub metrics: Arc<Metrics>,
+    /// When the webhook with the caller's words arrived.
+    pub received: Arrival,
 }
 
 impl TurnRunner {
@@ -128,6 +137,8 @@ impl TurnRunner {
             utterance: utterance.to_owned(),
             done: rx.clone(),
             holds: 0,
+            received: deps.received,
+            in_ledger: false,
         };
         match self.slots.entry(call_sid.clone()) {
             Entry::Occupied(mut current) => {
@@ -185,6 +196,22 @@ impl TurnRunner {
         })
     }
 
+    /// The ledger entry for `outcome`, the first time a webhook answers
+    /// with it: `None` for a replay, or when the call has a newer turn.
+    pub fn answered(&self, call_sid: &CallSid, outcome: &Arc<Outcome>) -> Option<LedgerEntry> {
+        let mut slot = self.slots.get_mut(call_sid)?;
+        let current = slot.done.borrow().clone()?;
+        if slot.in_ledger || !Arc::ptr_eq(&current, outcome) {
+            return None;
+        }
+        slot.in_ledger = true;
+        Some(LedgerEntry::answered(
+            slot.received,
+            &outcome.timing,
+            slot.holds > 0,
+        ))
+    }
+
     /// Drops what is kept for a call that ended.
     pub fn forget(&self, call_sid: &CallSid) {
         self.slots.remove(call_sid);
@@ -218,6 +245,7 @@ pub async fn wait(mut done: Done, budget: Duration) -> Option<Arc<Outcome>> {
             text: APOLOGY.into(),
             end_call: false,
             transfer: false,
+            timing: TurnTiming::default(),
         })),
         Err(_) => None,
     }
@@ -238,9 +266,12 @@ async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
         deadline,
         sessions: Arc::clone(&deps.sessions),
     };
-    let result = tokio::time::timeout_at(deadline, deps.agent.reply(&ctx, &input.history))
-        .await
-        .unwrap_or(Err(AgentError::Timeout));
+    let (result, traced) = ledger::trace(tokio::time::timeout_at(
+        deadline,
+        deps.agent.reply(&ctx, &input.history),
+    ))
+    .await;
+    let result = result.unwrap_or(Err(AgentError::Timeout));
     let agent_time = started.elapsed();
     let (reply, outcome) = match result {
         Ok(reply) => {
@@ -258,6 +289,7 @@ async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
         }
     };
     deps.metrics.turn(outcome, agent_time);
+    deps.metrics.llm(&traced);
     tracing::debug!(call_sid = %sid, ms = agent_time.as_millis() as u64, "turn done");
     let text = fit_for_speech(&reply.text, MAX_SAY_CHARS);
     let text = if text.is_empty() { APOLOGY } else { text };
@@ -266,6 +298,10 @@ async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
         text: text.to_owned(),
         end_call: reply.end_call,
         transfer: reply.transfer,
+        timing: TurnTiming {
+            agent: agent_time,
+            traced,
+        },
     }
 }
 

@@ -35,6 +35,8 @@ use super::{
 };
 use crate::{
     config::{BusinessConfig, OpenAiConfig},
+    ledger,
+    metrics::LlmFailure,
     session::{Role, ToolCall, Turn},
     twilio::number::CallerIdentity,
 };
@@ -278,22 +280,23 @@ impl LlmAgent {
             }
             let until = deadline.min(now + REQUEST_TIMEOUT);
             let chat = self.client.chat();
-            let (retry, why) =
-                match tokio::time::timeout_at(until, chat.create_byot::<_, ChatResponse>(&request))
-                    .await
-                {
-                    Ok(Ok(v)) => return Ok(v),
-                    Err(_) => (true, "the model did not answer in time".to_owned()),
-                    Ok(Err(OpenAIError::ApiError(e))) => (
-                        false,
-                        format!("HTTP {}: {}", e.status_code.as_u16(), e.api_error.message),
-                    ),
-                    Ok(Err(OpenAIError::Reqwest(e))) => (true, format!("request failed: {e}")),
-                    Ok(Err(OpenAIError::JSONDeserialize(e, _))) => {
-                        (true, format!("the answer was not whole: {e}"))
-                    }
-                    Ok(Err(e)) => (false, e.to_string()),
-                };
+            let sent = Instant::now();
+            let answer =
+                tokio::time::timeout_at(until, chat.create_byot::<_, ChatResponse>(&request)).await;
+            ledger::llm_request(sent.elapsed(), attempt > 1, failure(&answer));
+            let (retry, why) = match answer {
+                Ok(Ok(v)) => return Ok(v),
+                Err(_) => (true, "the model did not answer in time".to_owned()),
+                Ok(Err(OpenAIError::ApiError(e))) => (
+                    false,
+                    format!("HTTP {}: {}", e.status_code.as_u16(), e.api_error.message),
+                ),
+                Ok(Err(OpenAIError::Reqwest(e))) => (true, format!("request failed: {e}")),
+                Ok(Err(OpenAIError::JSONDeserialize(e, _))) => {
+                    (true, format!("the answer was not whole: {e}"))
+                }
+                Ok(Err(e)) => (false, e.to_string()),
+            };
             tracing::warn!(attempt, retry, error = %why, "model request failed");
             last = why;
             if !retry {
@@ -306,6 +309,17 @@ impl LlmAgent {
             tokio::time::sleep(pause).await;
         }
         Err(AgentError::Unavailable(last))
+    }
+}
+
+/// How a model request failed, for the metrics; `None` when it did not.
+fn failure<T, E>(answer: &Result<Result<T, OpenAIError>, E>) -> Option<LlmFailure> {
+    match answer {
+        Ok(Ok(_)) => None,
+        Err(_) => Some(LlmFailure::Timeout),
+        Ok(Err(OpenAIError::ApiError(_))) => Some(LlmFailure::Http),
+        Ok(Err(OpenAIError::Reqwest(e))) if e.is_timeout() => Some(LlmFailure::Timeout),
+        Ok(Err(_)) => Some(LlmFailure::Unavailable),
     }
 }
 

@@ -17,11 +17,12 @@ use poem_openapi::{
 };
 use serde::Deserialize;
 
-use std::{sync::Arc, time::Instant};
+use std::sync::Arc;
 
 use crate::{
     config::CallMode,
     config::Config,
+    ledger::Arrival,
     metrics::Answer,
     session::{Role, StatusOutcome, StatusUpdate},
     state::AppState,
@@ -255,6 +256,13 @@ pub fn is_machine(answered_by: &str) -> bool {
 pub struct VoiceApi;
 
 impl VoiceApi {
+    /// Writes the turn's latency ledger entry, the first time its reply goes out.
+    fn to_ledger(state: &AppState, sid: &CallSid, outcome: &Arc<Outcome>) {
+        if let Some(entry) = state.turns.answered(sid, outcome) {
+            state.sessions.record_latency(sid, entry);
+        }
+    }
+
     /// Greets a new call and starts listening.
     fn greet(state: &AppState, hook: &VoiceWebhook, default_direction: Direction) -> TwimlResponse {
         let sid = &hook.call_sid;
@@ -355,7 +363,7 @@ impl VoiceApi {
         #[oai(name = "I-Twilio-Idempotency-Token")]
         idempotency_token: Header<Option<String>>,
     ) -> Result<TwimlResponse, Rejection> {
-        let received = Instant::now();
+        let received = Arrival::now();
         let idempotency_token = idempotency_token.0.filter(|t| !t.trim().is_empty());
         let hook = form.parse()?;
         let sid = &hook.call_sid;
@@ -395,6 +403,7 @@ impl VoiceApi {
             clock: Arc::clone(&state.clock),
             deadline: config.voice.turn_deadline(),
             metrics: Arc::clone(&state.metrics),
+            received,
         };
         let done = match state
             .turns
@@ -404,7 +413,10 @@ impl VoiceApi {
             Begin::Started(done) | Begin::Joined(done) => done,
         };
         let (doc, answered) = match turns::wait(done, config.voice.turn_budget).await {
-            Some(outcome) => (answer(config, &outcome), Answer::Reply),
+            Some(outcome) => {
+                Self::to_ledger(&state, &sid, &outcome);
+                (answer(config, &outcome), Answer::Reply)
+            }
             None => {
                 state.turns.note_hold(sid);
                 state.metrics.held();
@@ -412,7 +424,7 @@ impl VoiceApi {
             }
         };
         let response = TwimlResponse::xml(&doc);
-        state.metrics.answered(answered, received.elapsed());
+        state.metrics.answered(answered, received.instant.elapsed());
         Ok(response)
     }
 
@@ -435,7 +447,10 @@ impl VoiceApi {
         };
         Ok(
             match turns::wait(done, config.voice.continue_wait()).await {
-                Some(outcome) => TwimlResponse::xml(&answer(config, &outcome)),
+                Some(outcome) => {
+                    Self::to_ledger(&state, sid, &outcome);
+                    TwimlResponse::xml(&answer(config, &outcome))
+                }
                 // The turn's deadline ends before the last hold's wait does, so
                 // this is reached only if Twilio followed a redirect very late;
                 // the turn records its own apology when its deadline passes.
@@ -469,6 +484,7 @@ impl VoiceApi {
             text: text.to_owned(),
             end_call: false,
             transfer: true,
+            timing: crate::ledger::TurnTiming::default(),
         };
         Ok(TwimlResponse::xml(&answer(&state.config, &outcome)))
     }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
 use super::Turn;
-use crate::twilio::webhook::CallSid;
+use crate::{ledger::LedgerEntry, twilio::webhook::CallSid};
 
 /// Events kept for a watcher that is slow to read.
 const CAPACITY: usize = 1024;
@@ -48,6 +48,13 @@ pub enum LiveEvent {
         /// The entry.
         turn: Turn,
     },
+    /// A turn's latencies were added to the call's ledger.
+    Ledger {
+        /// The call.
+        call_sid: CallSid,
+        /// The turn's entry.
+        entry: LedgerEntry,
+    },
     /// The call ended and went to the call log.
     Ended {
         /// The call.
@@ -63,6 +70,7 @@ impl LiveEvent {
         match self {
             Self::Call { .. } => "call",
             Self::Said { .. } => "said",
+            Self::Ledger { .. } => "ledger",
             Self::Ended { .. } => "ended",
         }
     }

@@ -23,6 +23,7 @@ pub use feed::LiveEvent;
 pub use transcript::{Effect, EffectCounts, Role, ToolCall, Turn};
 
 use crate::{
+    ledger::LedgerEntry,
     metrics::Metrics,
     twilio::{
         number::CallerIdentity,
@@ -85,6 +86,9 @@ pub struct Session {
     pub agent_memory: Option<serde_json::Value>,
     /// The transcript.
     pub conversation_history: Vec<Turn>,
+    /// Each answered turn's latencies (Gather calls), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ledger: Vec<LedgerEntry>,
 }
 
 impl Session {
@@ -109,6 +113,7 @@ impl Session {
             transfer: None,
             agent_memory: None,
             conversation_history: Vec::new(),
+            ledger: Vec::new(),
         }
     }
 
@@ -413,6 +418,17 @@ impl SessionStore {
         let t = s.transfer.as_mut()?;
         t.outcome = Some(outcome.to_owned());
         Some(t.clone())
+    }
+
+    /// Adds a turn's latencies to the call's ledger.
+    pub fn record_latency(&self, call_sid: &CallSid, entry: LedgerEntry) {
+        if let Some(mut s) = self.live.get_mut(call_sid) {
+            self.feed.publish(|| LiveEvent::Ledger {
+                call_sid: call_sid.clone(),
+                entry: entry.clone(),
+            });
+            s.ledger.push(entry);
+        }
     }
 
     /// Marks the call as active (a streaming call has no webhooks to do it).

@@ -12,6 +12,7 @@ mod fake_google;
 mod gather;
 mod google;
 mod helpers;
+mod ledger;
 mod llm;
 mod metrics;
 mod openapi;

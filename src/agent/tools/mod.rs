@@ -256,6 +256,7 @@ impl Tools {
         name: &str,
         arguments: &str,
     ) -> ToolResult {
+        let started = std::time::Instant::now();
         let request = args::parse(name, arguments, self.example_start(ctx.now));
         let (done, value) = self
             .run(
@@ -266,6 +267,7 @@ impl Tools {
                 request,
             )
             .await;
+        crate::ledger::tool_call(started.elapsed());
         ToolResult {
             value,
             end_call: done == Done::Ending,
@@ -275,10 +277,13 @@ impl Tools {
 
     /// Runs a typed tool call (the built-in agent's way in).
     pub async fn call(&self, ctx: &ToolContext, request: Request) -> Done {
+        let started = std::time::Instant::now();
         let (name, arguments) = (request.name().to_owned(), request.arguments());
-        self.run(ctx, new_call_id(), name, arguments, Ok(request))
-            .await
-            .0
+        let (done, _) = self
+            .run(ctx, new_call_id(), name, arguments, Ok(request))
+            .await;
+        crate::ledger::tool_call(started.elapsed());
+        done
     }
 
     /// The one path every call takes: check, limit, act, record.

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::{
     http::auth::ApiAuth,
+    ledger::{LedgerEntry, Summary},
     session::{Effect, Role, Search, Session, ToolCall},
     state::AppState,
     twilio::webhook::CallSid,
@@ -144,6 +145,63 @@ pub struct SessionDetail {
     pub texts: Vec<TextView>,
     /// The caller's transfer to a person, if one was asked for.
     pub transfer: Option<TransferView>,
+    /// The latency ledger: one entry per answered caller turn (Gather
+    /// calls), oldest first.
+    pub ledger: Vec<LedgerEntryView>,
+    /// The ledger in brief (absent while it is empty).
+    pub latency: Option<LatencySummary>,
+}
+
+/// One answered caller turn's latencies. Durations are milliseconds.
+#[derive(Debug, Object)]
+pub struct LedgerEntryView {
+    /// When the webhook with the caller's words arrived.
+    pub received_at: DateTime<Utc>,
+    /// How long the agent took to reply, its tools and model requests included.
+    pub agent_ms: f64,
+    /// Time spent waiting for the language model (all its requests; 0 for the built-in agent).
+    pub llm_ms: f64,
+    /// Model requests sent for this turn, retries included.
+    pub llm_requests: u32,
+    /// Time the agent's tool calls took (the calendar, mostly).
+    pub tool_ms: f64,
+    /// Tool calls the agent made.
+    pub tool_calls: u32,
+    /// Whether the caller heard a holding phrase before the reply.
+    pub held: bool,
+    /// When the reply was sent to Twilio.
+    pub replied_at: DateTime<Utc>,
+    /// From the webhook's arrival to the reply: what the caller waited.
+    pub total_ms: f64,
+}
+
+/// A call's turn latencies in brief. Durations are milliseconds.
+#[derive(Debug, Object)]
+pub struct LatencySummary {
+    /// Turns in the ledger.
+    pub turns: u32,
+    /// Median time from a turn's webhook to its reply (the lower median).
+    pub p50_ms: f64,
+    /// Slowest time from a turn's webhook to its reply.
+    pub max_ms: f64,
+    /// Turns that were put on hold.
+    pub held: u32,
+}
+
+impl From<&LedgerEntry> for LedgerEntryView {
+    fn from(e: &LedgerEntry) -> Self {
+        Self {
+            received_at: e.received_at,
+            agent_ms: e.agent_ms,
+            llm_ms: e.llm_ms,
+            llm_requests: e.llm_requests,
+            tool_ms: e.tool_ms,
+            tool_calls: e.tool_calls,
+            held: e.held,
+            replied_at: e.replied_at,
+            total_ms: e.total_ms,
+        }
+    }
 }
 
 /// A confirmation text.
@@ -273,6 +331,23 @@ impl Example for SessionDetail {
             ],
             texts: vec![TextView::example()],
             transfer: None,
+            ledger: vec![LedgerEntryView {
+                received_at: example_time("15:00:06"),
+                agent_ms: 2.4,
+                llm_ms: 0.0,
+                llm_requests: 0,
+                tool_ms: 1.1,
+                tool_calls: 1,
+                held: false,
+                replied_at: example_time("15:00:06"),
+                total_ms: 2.9,
+            }],
+            latency: Some(LatencySummary {
+                turns: 1,
+                p50_ms: 2.9,
+                max_ms: 2.9,
+                held: 0,
+            }),
         }
     }
 }
@@ -330,6 +405,13 @@ impl From<Session> for SessionDetail {
                 at: t.at,
                 reason: t.reason,
                 outcome: t.outcome,
+            }),
+            ledger: s.ledger.iter().map(LedgerEntryView::from).collect(),
+            latency: Summary::of(&s.ledger).map(|l| LatencySummary {
+                turns: l.turns,
+                p50_ms: l.p50_ms,
+                max_ms: l.max_ms,
+                held: l.held,
             }),
             to: s.to,
             from: s.from,

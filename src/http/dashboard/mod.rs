@@ -29,6 +29,7 @@ use poem::{
 use serde::Serialize;
 
 use crate::{
+    ledger::LedgerEntry,
     session::{
         LiveEvent, Session, Turn,
         feed::{Watched, Watcher},
@@ -95,6 +96,7 @@ struct LiveCall {
     status: &'static str,
     started_at: DateTime<Utc>,
     conversation_history: Vec<Turn>,
+    ledger: Vec<LedgerEntry>,
 }
 
 impl From<&Session> for LiveCall {
@@ -107,6 +109,7 @@ impl From<&Session> for LiveCall {
             status: s.status.as_str(),
             started_at: s.started_at,
             conversation_history: s.conversation_history.clone(),
+            ledger: s.ledger.clone(),
         }
     }
 }
