@@ -155,6 +155,7 @@ function onSaid(data) {
   c.turns[data.index] = data.turn;
   renderTurn(data.call_sid, data.index);
   if (data.turn.role !== 'user') scheduleAppointments();
+  if (data.turn.tool && data.turn.tool.name === 'take_message') loadMessages();
 }
 
 function onLedger(data) {
@@ -170,6 +171,7 @@ function onEnded(data) {
   live.delete(data.call_sid);
   updateLiveCount();
   loadLog();
+  loadMessages();
   scheduleAppointments();
 }
 
@@ -316,9 +318,7 @@ async function loadMessages() {
     return;
   }
   clear(list);
-  const messages = result.status === 200 && result.body
-    ? (Array.isArray(result.body) ? result.body : result.body.messages || [])
-    : [];
+  const messages = result.status === 200 && result.body ? result.body.messages || [] : [];
   if (!messages.length) {
     list.append(el('p', 'empty', 'No messages taken yet.'));
     return;
@@ -326,10 +326,10 @@ async function loadMessages() {
   const rows = el('ul', 'rows');
   for (const m of messages) {
     rows.append(el('li', null,
-      el('span', 'time', dateTimeOf(m.created_at || m.timestamp || m.taken_at)),
+      el('span', 'time', dateTimeOf(m.taken_at)),
       el('span', 'name', m.name || 'unknown caller'),
-      el('span', null, m.message || m.what || ''),
-      el('span', 'muted', m.callback_number || m.caller || m.caller_number || '')));
+      el('span', null, m.message),
+      el('span', 'muted', m.callback_number || m.caller_number || '')));
   }
   list.append(rows);
 }
