@@ -17,6 +17,7 @@
 //! `/`, `/health`, `/docs` and `/openapi.json` stay open; Twilio's webhooks
 //! are guarded by their signature (`guard::TwilioSignature`), not by this.
 
+use base64::Engine as _;
 use poem::{
     Endpoint, IntoResponse, Middleware, Request, RequestBody, Response, Result,
     http::{HeaderMap, HeaderValue, StatusCode, header},
@@ -81,11 +82,41 @@ impl Refusal {
 }
 
 /// Checks the request's `Authorization` header against the expected token.
+/// A browser's credentials: the dashboard's login cookie, which holds the
+/// token (base64url, so any token is a valid cookie value). It is
+/// `HttpOnly` and `SameSite=Strict`: scripts cannot read it and other sites
+/// cannot send it.
+pub const COOKIE: &str = "frontdesk_token";
+
+/// The login cookie's value for `token`.
+pub fn cookie_value(token: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token)
+}
+
+/// The token in the login cookie, if there is one.
+fn from_cookie(headers: &HeaderMap) -> Option<Vec<u8>> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .and_then(|(_, value)| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(value.trim())
+                .ok()
+        })
+}
+
+/// Checks the request's `Authorization` header (or, without one, the
+/// dashboard's login cookie) against the expected token.
 pub fn verify(expected: &Secret, headers: &HeaderMap) -> Result<(), Refusal> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or(Refusal::Missing)?
-        .as_bytes();
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        let token = from_cookie(headers).ok_or(Refusal::Missing)?;
+        return check(expected, &token);
+    };
+    let value = value.as_bytes();
     // The scheme is case-insensitive (RFC 7235); one space, then the token.
     let token = value
         .get(..7)
@@ -93,7 +124,12 @@ pub fn verify(expected: &Secret, headers: &HeaderMap) -> Result<(), Refusal> {
         .map(|_| value[7..].trim_ascii())
         .filter(|t| !t.is_empty())
         .ok_or(Refusal::NotBearer)?;
-    if bool::from(token.ct_eq(expected.expose().as_bytes())) {
+    check(expected, token)
+}
+
+/// The one comparison of a presented token with the expected one.
+pub fn check(expected: &Secret, token: &[u8]) -> Result<(), Refusal> {
+    if !token.is_empty() && bool::from(token.ct_eq(expected.expose().as_bytes())) {
         Ok(())
     } else {
         Err(Refusal::Wrong)

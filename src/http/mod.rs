@@ -77,7 +77,12 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/openapi.json", spec)
         .at("/twilio/stream", poem::get(stream::upgrade))
         .at("/dashboard", poem::get(dashboard::dashboard))
-        .at("/dashboard/events", poem::get(dashboard::events))
+        .at(
+            "/dashboard/events",
+            poem::get(dashboard::events).with(auth::RequireToken(state.api_token.secret().clone())),
+        )
+        .at("/dashboard/login", poem::post(dashboard::login))
+        .at("/dashboard/logout", poem::post(dashboard::logout))
         .at("/dashboard/app.js", poem::get(dashboard::script))
         .at("/dashboard/app.css", poem::get(dashboard::style))
         .nest("/docs", docs)

@@ -17,6 +17,7 @@ fn data_routes() -> Vec<(&'static str, String)> {
         ("POST", format!("/calls/{call}/hangup")),
         ("GET", "/appointments".into()),
         ("GET", "/messages".into()),
+        ("GET", "/metrics".into()),
     ]
 }
 

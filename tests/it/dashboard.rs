@@ -39,7 +39,7 @@ async fn a_live_call_appears_word_by_word_and_its_booking_shows_up() {
     };
     let dir = tempfile::tempdir().unwrap();
     let app = app_in(dir.path()).await;
-    browser.open(&format!("{}/dashboard", app.base)).await;
+    log_in(&mut browser, &app).await;
     browser
         .wait_for("document.getElementById('feed-state').textContent === 'live'")
         .await;
@@ -136,4 +136,104 @@ async fn a_live_call_appears_word_by_word_and_its_booking_shows_up() {
         ))
         .await;
     assert_eq!(browser.eval("window.__sameDocument").await, true);
+}
+
+/// Logs the browser in through the form.
+async fn log_in(browser: &mut Browser, app: &TestApp) {
+    browser.open(&format!("{}/dashboard", app.base)).await;
+    browser
+        .eval(&format!(
+            "document.querySelector('input[name=token]').value = {}; \
+             document.querySelector('#login-form').submit()",
+            serde_json::to_string(&app.api_token).unwrap()
+        ))
+        .await;
+    browser
+        .wait_for("document.getElementById('feed-state')")
+        .await;
+}
+
+#[tokio::test]
+async fn logged_out_visitors_see_only_the_login_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_in(dir.path()).await;
+    let call = sid(15);
+    app.twiml(
+        "/voice/inbound",
+        &[
+            ("CallSid", &call),
+            ("From", "+14155550100"),
+            ("To", "+14155550199"),
+        ],
+    )
+    .await;
+    app.say(
+        &call,
+        "Hi, I'd like to book an appointment tomorrow at 2 pm",
+    )
+    .await;
+
+    // Without the token: the login form and nothing else, in any form.
+    for path in ["/dashboard", "/dashboard/events", "/metrics", "/sessions"] {
+        let resp = app
+            .bare_client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401, "{path}");
+        let body = resp.text().await.unwrap();
+        assert!(!body.contains("4155550100"), "{path}: {body}");
+        assert!(!body.contains("book an appointment"), "{path}: {body}");
+    }
+    // A cookie that is not the token opens nothing either.
+    let resp = app
+        .bare_client
+        .get(format!("{}/dashboard/events", app.base))
+        .header("Cookie", "frontdesk_token=bm90LXRoZS10b2tlbg")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+
+    let Some(mut browser) = Browser::launch().await else {
+        return;
+    };
+    browser.open(&format!("{}/dashboard", app.base)).await;
+    let text = browser.text().await;
+    assert!(text.contains("API token"), "{text}");
+    assert!(!text.contains("Live calls"), "{text}");
+    assert!(!text.contains("4155550100"), "{text}");
+
+    // A wrong token is refused and sets nothing.
+    browser
+        .eval(
+            "document.querySelector('input[name=token]').value = 'not-the-token'; \
+             document.querySelector('#login-form').submit()",
+        )
+        .await;
+    browser
+        .wait_for("document.body && document.body.innerText.includes('That is not the API token.')")
+        .await;
+
+    // The right one opens the dashboard; the cookie is out of the page's reach.
+    browser
+        .eval(&format!(
+            "document.querySelector('input[name=token]').value = {}; \
+             document.querySelector('#login-form').submit()",
+            serde_json::to_string(&app.api_token).unwrap()
+        ))
+        .await;
+    browser.wait_for(&card(&call)).await;
+    assert_eq!(browser.eval("document.cookie").await, "");
+
+    // Logging out closes it again.
+    browser
+        .eval("document.querySelector('header form').submit()")
+        .await;
+    browser
+        .wait_for("document.querySelector('#login-form')")
+        .await;
+    let text = browser.text().await;
+    assert!(!text.contains("4155550100"), "{text}");
 }

@@ -154,6 +154,7 @@ pub struct SessionDetail {
 
 /// One answered caller turn's latencies. Durations are milliseconds.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct LedgerEntryView {
     /// When the webhook with the caller's words arrived.
     pub received_at: DateTime<Utc>,
@@ -177,6 +178,7 @@ pub struct LedgerEntryView {
 
 /// A call's turn latencies in brief. Durations are milliseconds.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct LatencySummary {
     /// Turns in the ledger.
     pub turns: u32,
@@ -304,6 +306,33 @@ impl Example for ToolCallView {
     }
 }
 
+impl Example for LedgerEntryView {
+    fn example() -> Self {
+        Self {
+            received_at: example_time("15:00:06"),
+            agent_ms: 2.4,
+            llm_ms: 0.0,
+            llm_requests: 0,
+            tool_ms: 1.1,
+            tool_calls: 1,
+            held: false,
+            replied_at: example_time("15:00:06"),
+            total_ms: 2.9,
+        }
+    }
+}
+
+impl Example for LatencySummary {
+    fn example() -> Self {
+        Self {
+            turns: 1,
+            p50_ms: 2.9,
+            max_ms: 2.9,
+            held: 0,
+        }
+    }
+}
+
 impl Example for SessionDetail {
     fn example() -> Self {
         Self {
@@ -331,23 +360,8 @@ impl Example for SessionDetail {
             ],
             texts: vec![TextView::example()],
             transfer: None,
-            ledger: vec![LedgerEntryView {
-                received_at: example_time("15:00:06"),
-                agent_ms: 2.4,
-                llm_ms: 0.0,
-                llm_requests: 0,
-                tool_ms: 1.1,
-                tool_calls: 1,
-                held: false,
-                replied_at: example_time("15:00:06"),
-                total_ms: 2.9,
-            }],
-            latency: Some(LatencySummary {
-                turns: 1,
-                p50_ms: 2.9,
-                max_ms: 2.9,
-                held: 0,
-            }),
+            ledger: vec![LedgerEntryView::example()],
+            latency: Some(LatencySummary::example()),
         }
     }
 }
@@ -444,6 +458,14 @@ fn example_limit() -> Option<u32> {
     Some(20)
 }
 
+fn example_number() -> Option<String> {
+    Some("4155550100".into())
+}
+
+fn example_date() -> Option<String> {
+    Some("2026-11-23".into())
+}
+
 impl SessionsApi {
     /// The call-log search a listing asks for.
     fn search(
@@ -527,8 +549,10 @@ impl SessionsApi {
         )]
         limit: Query<Option<u32>>,
         /// Only calls from or to a number containing these digits (`+1 415-555`, `5550100`).
+        #[oai(example = "example_number")]
         number: Query<Option<String>>,
         /// Only calls that started on this day, `YYYY-MM-DD` in the business's time zone.
+        #[oai(example = "example_date")]
         date: Query<Option<String>>,
     ) -> Result<Json<SessionList>, ListError> {
         let search = Self::search(&state, number.0.as_deref(), date.0.as_deref(), limit.0)?;

@@ -19,15 +19,16 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::stream;
 use poem::{
-    IntoResponse, Response, handler,
+    Request, Response, handler,
     http::{StatusCode, header},
     web::{
-        Data,
+        Data, Form,
         sse::{Event, SSE},
     },
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::auth;
 use crate::{
     ledger::LedgerEntry,
     session::{
@@ -39,6 +40,7 @@ use crate::{
 };
 
 const PAGE: &str = include_str!("page.html");
+const LOGIN: &str = include_str!("login.html");
 const SCRIPT: &str = include_str!("app.js");
 const STYLE: &str = include_str!("app.css");
 
@@ -166,8 +168,70 @@ pub fn events(state: Data<&AppState>) -> SSE {
     SSE::new(futures_util::StreamExt::chain(stream::iter([first]), rest)).keep_alive(KEEP_ALIVE)
 }
 
-/// `GET /dashboard`.
+/// The login form, with a line saying what went wrong (fixed text only).
+fn login_page(status: StatusCode, error: &str) -> Response {
+    html(status, LOGIN.replace("{{error}}", error))
+}
+
+/// `GET /dashboard`: the page with the API token (the login cookie or a
+/// bearer header), otherwise only the login form.
 #[handler]
-pub fn dashboard() -> impl IntoResponse {
-    page()
+pub fn dashboard(req: &Request, state: Data<&AppState>) -> Response {
+    match auth::verify(state.api_token.secret(), req.headers()) {
+        Ok(()) => page(),
+        Err(_) => login_page(StatusCode::UNAUTHORIZED, ""),
+    }
+}
+
+/// The login form's fields.
+#[derive(Debug, Deserialize)]
+pub struct Login {
+    token: String,
+}
+
+/// Whether the browser reached us over HTTPS (directly or through a proxy
+/// such as ngrok), so the cookie can be `Secure`.
+fn over_https(req: &Request) -> bool {
+    req.uri().scheme_str() == Some("https")
+        || req
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn to_dashboard(cookie: String) -> Response {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, "/dashboard")
+        .header(header::SET_COOKIE, cookie)
+        .header(header::CACHE_CONTROL, "no-store")
+        .finish()
+}
+
+/// `POST /dashboard/login`: the right token sets the login cookie
+/// (`HttpOnly`, `SameSite=Strict`) and goes to the dashboard.
+#[handler]
+pub fn login(req: &Request, state: Data<&AppState>, Form(form): Form<Login>) -> Response {
+    let token = form.token.trim();
+    if auth::check(state.api_token.secret(), token.as_bytes()).is_err() {
+        tracing::warn!("dashboard login with a wrong token");
+        return login_page(StatusCode::UNAUTHORIZED, "That is not the API token.");
+    }
+    let secure = if over_https(req) { "; Secure" } else { "" };
+    to_dashboard(format!(
+        "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        auth::COOKIE,
+        auth::cookie_value(token),
+        30 * 24 * 3600,
+    ))
+}
+
+/// `POST /dashboard/logout`: clears the login cookie.
+#[handler]
+pub fn logout() -> Response {
+    to_dashboard(format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        auth::COOKIE
+    ))
 }
