@@ -414,7 +414,7 @@ impl VoiceApi {
         };
         let (doc, answered) = match turns::wait(done, config.voice.turn_budget).await {
             Some(outcome) => {
-                Self::to_ledger(&state, &sid, &outcome);
+                Self::to_ledger(&state, sid, &outcome);
                 (answer(config, &outcome), Answer::Reply)
             }
             None => {

@@ -473,15 +473,13 @@ impl SessionsApi {
         number: Option<&str>,
         date: Option<&str>,
         limit: Option<u32>,
-    ) -> Result<Search, ListError> {
+    ) -> Result<Search, &'static str> {
         let digits = match number.map(str::trim).filter(|n| !n.is_empty()) {
             None => None,
             Some(n) => {
                 let d = crate::calendar::digits(n);
                 if d.is_empty() {
-                    return Err(ListError::BadRequest(ErrorBody::json(
-                        "number must contain digits",
-                    )));
+                    return Err("number must contain digits");
                 }
                 Some(d)
             }
@@ -489,9 +487,8 @@ impl SessionsApi {
         let (started_from, started_before) = match date.map(str::trim).filter(|d| !d.is_empty()) {
             None => (None, None),
             Some(d) => {
-                let day = NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
-                    ListError::BadRequest(ErrorBody::json("date must be a date like 2026-11-24"))
-                })?;
+                let day = NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| "date must be a date like 2026-11-24")?;
                 let s = &state.tools.scheduler();
                 let start = |d: NaiveDate| {
                     let midnight = d.and_time(NaiveTime::MIN);
@@ -555,7 +552,8 @@ impl SessionsApi {
         #[oai(example = "example_date")]
         date: Query<Option<String>>,
     ) -> Result<Json<SessionList>, ListError> {
-        let search = Self::search(&state, number.0.as_deref(), date.0.as_deref(), limit.0)?;
+        let search = Self::search(&state, number.0.as_deref(), date.0.as_deref(), limit.0)
+            .map_err(|e| ListError::BadRequest(ErrorBody::json(e)))?;
         let live: Vec<_> = state.sessions.map_live(|s| {
             search
                 .matches(s)
