@@ -11,7 +11,6 @@ pub mod llm;
 pub mod rules;
 pub mod speech;
 pub mod tools;
-pub mod when;
 
 use std::sync::Arc;
 
