@@ -17,9 +17,10 @@
 //! - [`messages`]: messages taken for the business, kept durably.
 //! - [`texts`]: SMS confirmations of bookings, moves and cancellations.
 //! - [`reminders`]: each appointment's reminder, once, at its lead time.
-//! - [`cli`]: the `frontdesk call` command, a client of `/make-call`.
 //! - [`cli`]: the `frontdesk call` command, a client of `/make-call`;
 //!   [`check`]: `frontdesk check`, the settings table and the online probes.
+//! - [`rehearsal`]: `frontdesk chat` and `frontdesk test`, calls played
+//!   against the in-process server without a phone.
 //! - [`bridge`]: streaming mode, Twilio Media Streams bridged to Deepgram's
 //!   Voice Agent with the same calendar tools.
 //! - [`ledger`]: each turn's latencies (arrival, agent, model, tools, hold,
@@ -43,6 +44,7 @@ pub mod logging;
 pub mod messages;
 pub mod metrics;
 pub mod reminders;
+pub mod rehearsal;
 pub mod session;
 pub mod startup;
 pub mod state;

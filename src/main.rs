@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use frontdesk::{config::Config, startup};
+use frontdesk::{config::Config, rehearsal, startup};
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +45,18 @@ enum Command {
         /// Also try the Twilio credentials, the LLM and the calendar.
         #[arg(long)]
         online: bool,
+    },
+    /// Talk to the receptionist in the terminal, as a caller would.
+    Chat {
+        /// The number you call from (default: a withheld number).
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// Run conversation tests (TOML files); fails when one fails.
+    Test {
+        /// Conversation files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
     },
 }
 
@@ -124,6 +136,50 @@ async fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Chat { from } => {
+            let config = match load_config() {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let input = tokio::io::BufReader::new(tokio::io::stdin());
+            let clock = frontdesk::state::system_clock();
+            match rehearsal::chat::chat(
+                config,
+                clock,
+                from.as_deref(),
+                input,
+                &mut std::io::stdout(),
+            )
+            .await
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Test { files } => {
+            let config = match load_config() {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let scripts = match rehearsal::runner::load_all(&files) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match rehearsal::runner::run_scripts(&config, &scripts, &mut std::io::stdout()).await {
+                Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
+                Ok(_) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve => {
             let config = match load_config() {
                 Ok(c) => c,

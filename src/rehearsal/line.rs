@@ -178,7 +178,15 @@ impl Line {
         }));
         Ok(Self {
             base,
-            client: reqwest::Client::new(),
+            // No idle keep-alive connections: they would hold up the
+            // graceful shutdown of `close`.
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .map_err(|source| LineError::Http {
+                    path: "/".into(),
+                    source,
+                })?,
             state,
             shutdown: Some(tx),
             server: Some(server),
@@ -245,7 +253,9 @@ impl Line {
                 call.ended = heard.ended;
                 return Ok(heard);
             };
-            answer = self.post(&path_of(&next), &form[..form.len() - extra.len()]).await?;
+            answer = self
+                .post(&path_of(&next), &form[..form.len() - extra.len()])
+                .await?;
         }
         Err(LineError::TooManyRedirects(MAX_REDIRECTS))
     }
@@ -342,7 +352,10 @@ mod tests {
             "<Response><Say>One moment, please.</Say><Redirect>https://x.example/voice/continue</Redirect></Response>",
         )
         .unwrap();
-        assert_eq!(a.redirect.as_deref(), Some("https://x.example/voice/continue"));
+        assert_eq!(
+            a.redirect.as_deref(),
+            Some("https://x.example/voice/continue")
+        );
         assert!(!a.listens);
         let a = read_twiml("<Response><Say>Bye.</Say><Hangup/></Response>").unwrap();
         assert_eq!((a.says.len(), a.listens), (1, false));
@@ -351,7 +364,10 @@ mod tests {
 
     #[test]
     fn redirects_are_replayed_on_loopback() {
-        assert_eq!(path_of("https://x.example/voice/continue"), "/voice/continue");
+        assert_eq!(
+            path_of("https://x.example/voice/continue"),
+            "/voice/continue"
+        );
         assert_eq!(path_of("https://x.example/a/b?c=d"), "/a/b?c=d");
     }
 }

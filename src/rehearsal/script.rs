@@ -103,9 +103,7 @@ pub fn parse_local(raw: &str) -> Option<NaiveDateTime> {
 fn local_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDateTime, D::Error> {
     let raw = String::deserialize(d)?;
     parse_local(&raw).ok_or_else(|| {
-        serde::de::Error::custom(format!(
-            "{raw:?} is not a local time like 2026-11-30T09:00"
-        ))
+        serde::de::Error::custom(format!("{raw:?} is not a local time like 2026-11-30T09:00"))
     })
 }
 
@@ -161,9 +159,9 @@ impl Script {
             path: path.to_owned(),
             message,
         };
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| fail(format!("not valid TOML: {}", e.message().trim())))?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            fail(format!("not valid TOML: {}", e.message().trim()))
+        })?;
         if let Some(key) = table.keys().find(|k| *k != "conversation") {
             return Err(fail(format!(
                 "unknown top-level key `{key}` (conversations go in [[conversation]] tables)"
@@ -230,7 +228,9 @@ expect_ends_call = false
         assert_eq!(c.today, parse_local("2026-11-30T09:00"));
         assert_eq!(c.booked_before[0].phone.as_deref(), Some("+15551230002"));
         assert_eq!(c.says.len(), 3);
-        assert!(c.expect_booked[0].matches("ada lovelace", parse_local("2026-12-01T15:00").unwrap()));
+        assert!(
+            c.expect_booked[0].matches("ada lovelace", parse_local("2026-12-01T15:00").unwrap())
+        );
         assert!(!c.expect_booked[0].matches("Ada", parse_local("2026-12-01T15:00").unwrap()));
         assert_eq!(c.expect_ends_call, Some(false));
     }
@@ -243,7 +243,10 @@ expect_ends_call = false
         assert!(e.contains("expect_boked"), "{e}");
         let e = parse("[[conversation]]\nname = \"t\"\ntoday = \"tomorrow\"\nsays = [\"hi\"]\n")
             .unwrap_err();
-        assert!(e.contains("conversation 1 (\"t\")") && e.contains("\"tomorrow\""), "{e}");
+        assert!(
+            e.contains("conversation 1 (\"t\")") && e.contains("\"tomorrow\""),
+            "{e}"
+        );
         let e = parse("[[conversation]]\nname = \"x\"\nsays = [\"hi\"]\nexpect_booked = [{ start = \"2026-12-01T15:00\", nmae = \"Ada\" }]\n")
             .unwrap_err();
         assert!(e.contains("nmae"), "{e}");

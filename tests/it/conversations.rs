@@ -40,12 +40,7 @@ async fn every_conversation_in_the_suite_passes() {
         .unwrap();
     let report = String::from_utf8(out).unwrap();
     let failing: Vec<&str> = report.lines().filter(|l| l.starts_with("FAIL")).collect();
-    assert_eq!(
-        summary.failed,
-        0,
-        "{summary}:\n{}",
-        failing.join("\n")
-    );
+    assert_eq!(summary.failed, 0, "{summary}:\n{}", failing.join("\n"));
     assert!(summary.passed >= 1);
 }
 
@@ -114,17 +109,33 @@ fn frontdesk_test_exits_non_zero_when_a_conversation_fails() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("two.toml");
     std::fs::write(&file, TWO).unwrap();
-    let out = frontdesk(tmp.path()).args(["test"]).arg(&file).output().unwrap();
+    let out = frontdesk(tmp.path())
+        .args(["test"])
+        .arg(&file)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("PASS books tomorrow at 2"), "{stdout}");
-    assert!(stdout.contains("FAIL expects the wrong time — "), "{stdout}");
+    assert!(
+        stdout.contains("FAIL expects the wrong time — "),
+        "{stdout}"
+    );
     assert!(stdout.ends_with("1 passed, 1 failed\n"), "{stdout}");
 
     let passing = tmp.path().join("one.toml");
-    std::fs::write(&passing, TWO.split("\n[[conversation]]\nname = \"expects").next().unwrap())
+    std::fs::write(
+        &passing,
+        TWO.split("\n[[conversation]]\nname = \"expects")
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let out = frontdesk(tmp.path())
+        .args(["test"])
+        .arg(&passing)
+        .output()
         .unwrap();
-    let out = frontdesk(tmp.path()).args(["test"]).arg(&passing).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.ends_with("1 passed, 0 failed\n"), "{stdout}");
@@ -139,10 +150,17 @@ fn frontdesk_test_names_the_file_and_conversation_of_a_mistake() {
         "[[conversation]]\nname = \"fine\"\nsays = [\"hi\"]\n\n[[conversation]]\nname = \"typo\"\nsays = [\"hi\"]\nexpect_bokked = []\n",
     )
     .unwrap();
-    let out = frontdesk(tmp.path()).args(["test"]).arg(&file).output().unwrap();
+    let out = frontdesk(tmp.path())
+        .args(["test"])
+        .arg(&file)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("typo.toml: conversation 2 (\"typo\")"), "{stderr}");
+    assert!(
+        stderr.contains("typo.toml: conversation 2 (\"typo\")"),
+        "{stderr}"
+    );
     assert!(stderr.contains("expect_bokked"), "{stderr}");
     assert!(out.stdout.is_empty(), "nothing runs when a file is wrong");
 }
@@ -178,12 +196,22 @@ fn frontdesk_chat_talks_over_a_pipe_and_books_in_the_configured_calendar() {
     }
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].contains("Acme Dental"), "greeting first: {stdout}");
-    assert!(stdout.contains("for Ada Lovelace. Shall I book it?"), "{stdout}");
+    assert!(
+        stdout.contains("for Ada Lovelace. Shall I book it?"),
+        "{stdout}"
+    );
     assert!(stdout.contains("You're all set, Ada Lovelace"), "{stdout}");
-    assert!(stdout.trim_end().ends_with("(the receptionist hung up)"), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("(the receptionist hung up)"),
+        "{stdout}"
+    );
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let booked = rt.block_on(async {

@@ -5,6 +5,7 @@ mod auth;
 mod browser;
 mod check;
 mod contract;
+mod conversations;
 mod dashboard;
 mod duties;
 mod envelope;
