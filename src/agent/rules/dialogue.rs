@@ -45,6 +45,10 @@ pub struct Dialogue<'a> {
 fn trouble_text(t: &Trouble) -> &'static str {
     match t {
         Trouble::Gone => GONE,
+        Trouble::Limit => {
+            "I'm sorry, I can't make any more changes on this call. \
+             Please call us again, or I can pass a message on. Is there anything else?"
+        }
         _ => CALENDAR_DOWN,
     }
 }
@@ -532,8 +536,8 @@ impl Dialogue<'_> {
         let time = match mem.time {
             Some(t) => t,
             None => {
-                let slots = match self.desk.free_slots(date).await {
-                    Ok(v) => v,
+                let slots = match self.desk.free(date).await {
+                    Ok(v) => v.unwrap_or_default(),
                     Err(t) => return Err(trouble_text(&t).into()),
                 };
                 let fitting: Vec<NaiveDateTime> = slots
@@ -597,10 +601,12 @@ impl Dialogue<'_> {
             Err(t) => return trouble_text(&t).into(),
         };
         let day = speech::date(date);
-        let why = if !self.desk.is_open_on(date) {
-            format!("we're closed on {day}")
-        } else if date < self.desk.today() {
+        let why = if date < self.desk.today() {
             format!("{day} has passed")
+        } else if !self.desk.is_open_on(date) {
+            format!("we're closed on {day}")
+        } else if let Ok(Err(Refusal::TooFarAhead)) = self.desk.free(date).await {
+            format!("{day} is further ahead than we take bookings")
         } else {
             format!("nothing is free on {day}{part}")
         };
@@ -796,20 +802,27 @@ impl Dialogue<'_> {
                     }
                 }
             }
-            (Some(Flow::Cancel), _, None) if mem.all => {
-                let all = std::mem::take(&mut mem.candidates);
-                let mut cancelled = Vec::new();
-                for (id, start) in &all {
-                    match self.desk.cancel(id).await {
-                        Ok(()) | Err(Trouble::Gone) => cancelled.push(*start),
-                        Err(t) => return trouble_text(&t).into(),
+            (Some(Flow::Cancel), _, None) if mem.all && !mem.candidates.is_empty() => {
+                // One change per turn: cancel the first, then ask about the next.
+                let (id, start) = mem.candidates.remove(0);
+                match self.desk.cancel(&id).await {
+                    Ok(()) | Err(Trouble::Gone) => {}
+                    Err(t) => return trouble_text(&t).into(),
+                }
+                let done = format!("Your appointment on {} is cancelled.", spoken(start));
+                match mem.candidates.first().cloned() {
+                    Some((_, next)) => {
+                        mem.awaiting = Some(Awaiting::Confirm);
+                        format!(
+                            "{done} And shall I cancel your appointment on {} as well?",
+                            spoken(next)
+                        )
+                    }
+                    None => {
+                        finish(mem, None);
+                        format!("{done} Is there anything else?")
                     }
                 }
-                finish(mem, None);
-                format!(
-                    "Your appointments on {} are cancelled. Is there anything else?",
-                    list_times(&cancelled, true, "and")
-                )
             }
             (Some(Flow::Cancel), _, Some((id, current))) => match self.desk.cancel(&id).await {
                 Ok(()) => {
@@ -934,7 +947,12 @@ fn offer_instead(
     match refusal {
         Refusal::Weekend | Refusal::InPast => mem.date = None,
         Refusal::Taken => mem.time = None,
-        Refusal::OutsideHours | Refusal::NonexistentTime => {
+        Refusal::TooFarAhead => {
+            mem.date = None;
+            mem.time = None;
+            mem.wanted = None;
+        }
+        Refusal::OutsideHours | Refusal::NonexistentTime | Refusal::OffGrid => {
             mem.time = None;
             mem.wanted = None;
         }

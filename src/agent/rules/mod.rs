@@ -172,10 +172,7 @@ impl Agent for RulesAgent {
             .as_ref()
             .and_then(|m| serde_json::from_value(m.clone()).ok())
             .unwrap_or_default();
-        let ctx = ToolContext {
-            caller: call.caller.clone(),
-            now: call.now,
-        };
+        let ctx = call.tool_context();
         let mut reply = self.converse(utterance, &ctx, &mut mem).await;
         reply.memory = (mem != Memory::default())
             .then(|| serde_json::to_value(&mem).ok())

@@ -11,8 +11,11 @@ use super::RulesAgent;
 use crate::{
     agent::{Agent, CallContext, Reply, tools::Tools},
     calendar::{Calendar, Details, Scheduler, local::LocalCalendar},
-    session::{Role, Turn},
-    twilio::webhook::CallSid,
+    session::{Archive, Role, SessionStore, Turn},
+    twilio::{
+        number::CallerIdentity,
+        webhook::{CallDetails, CallSid, Direction},
+    },
 };
 
 const ME: &str = "+14155550100";
@@ -23,10 +26,16 @@ const OTHER: &str = "+14155550111";
 struct Caller {
     agent: RulesAgent,
     calendar: Arc<LocalCalendar>,
+    sessions: Arc<SessionStore>,
+    call_sid: CallSid,
     memory: Option<Value>,
     number: String,
     now: DateTime<Utc>,
     _dir: Arc<tempfile::TempDir>,
+}
+
+fn call_sid(n: u32) -> CallSid {
+    CallSid::parse(&format!("CA{n:032x}")).unwrap()
 }
 
 // Sunday 2026-11-22, 10 AM in New York.
@@ -45,11 +54,17 @@ fn caller() -> Caller {
             opens: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
             closes: NaiveTime::from_hms_opt(17, 0, 0).unwrap(),
             appointment_minutes: 30,
+            booking_horizon_days: 90,
         },
     );
+    let sessions = Arc::new(SessionStore::new(Archive::open(dir.path()).unwrap()));
+    let call_sid = call_sid(1);
+    sessions.begin(&call_sid, Direction::Inbound, &CallDetails::default());
     Caller {
         agent: RulesAgent::new("Acme Dental", scheduler.timezone, Tools::new(scheduler)),
         calendar,
+        sessions,
+        call_sid,
         memory: None,
         number: ME.into(),
         now: sunday_morning(),
@@ -59,9 +74,14 @@ fn caller() -> Caller {
 
 impl Caller {
     fn as_number(&self, number: &str) -> Self {
+        let call_sid = call_sid(self.sessions.live_count() as u32 + 1);
+        self.sessions
+            .begin(&call_sid, Direction::Inbound, &CallDetails::default());
         Self {
             agent: self.agent.clone(),
             calendar: self.calendar.clone(),
+            sessions: self.sessions.clone(),
+            call_sid,
             memory: None,
             number: number.into(),
             now: self.now,
@@ -70,17 +90,16 @@ impl Caller {
     }
 
     async fn say(&mut self, words: &str) -> Reply {
-        let history = [Turn {
-            role: Role::User,
-            content: Arc::from(words),
-            timestamp: self.now,
-            confidence: None,
-        }];
+        self.sessions
+            .record(&self.call_sid, Role::User, words, None);
+        let history = [Turn::spoken(Role::User, words, None, self.now)];
         let ctx = CallContext {
-            call_sid: CallSid::parse("CA00000000000000000000000000000001").unwrap(),
-            caller: Some(self.number.clone()),
+            call_sid: self.call_sid.clone(),
+            caller: CallerIdentity::parse(Some(&self.number)),
             now: self.now,
             memory: self.memory.take(),
+            deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(10),
+            sessions: self.sessions.clone(),
         };
         let reply = self.agent.reply(&ctx, &history).await.unwrap();
         self.memory = reply.memory.clone();
@@ -102,7 +121,7 @@ impl Caller {
     async fn booked(&self) -> Vec<(String, String)> {
         let from = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let to = Utc.with_ymd_and_hms(2028, 1, 1, 0, 0, 0).unwrap();
-        let s = &self.agent.tools.scheduler;
+        let s = self.agent.tools.scheduler();
         self.calendar
             .list(from, to)
             .await
@@ -119,7 +138,7 @@ impl Caller {
 
     async fn prebook(&self, local: &str, name: &str, phone: &str) {
         let start = NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M").unwrap();
-        let s = &self.agent.tools.scheduler;
+        let s = self.agent.tools.scheduler();
         let start = s.to_utc(start).unwrap();
         self.calendar
             .book_if_free(

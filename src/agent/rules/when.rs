@@ -204,10 +204,12 @@ fn next_day_of_month(today: NaiveDate, day: u32) -> Option<NaiveDate> {
     None
 }
 
-/// `month`/`day` on or after `today` (this year, else next).
+/// `month`/`day` on or after `today` (this year, else next); a date only
+/// weeks past stays this year's (the caller is told it has passed rather
+/// than booked a year ahead).
 fn next_month_day(today: NaiveDate, month: u32, day: u32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(today.year(), month, day)
-        .filter(|d| *d >= today)
+        .filter(|d| *d >= today - Duration::days(60))
         .or_else(|| NaiveDate::from_ymd_opt(today.year() + 1, month, day))
 }
 
@@ -803,6 +805,7 @@ mod tests {
             ("3 30 p m on Thursday", d(11, 26), t(15, 30)),
             ("the day after tomorrow at 9", d(11, 24), t(9, 0)),
             ("January 5th at 4", d(1, 5), t(16, 0)),
+            ("November 20th", NaiveDate::from_ymd_opt(2026, 11, 20), None),
             ("today at 4:45", d(11, 22), t(16, 45)),
             ("no, make it 3", None, t(15, 0)),
             ("how about 11", None, t(11, 0)),
