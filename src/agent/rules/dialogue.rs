@@ -227,8 +227,13 @@ impl Dialogue<'_> {
             }
             Some(Awaiting::Name) if r.name.is_none() && !changed => {
                 mem.awaiting = Some(Awaiting::Name);
-                if r.yes || r.no || r.text.is_empty() {
+                if r.yes {
                     return Reply::say("Great. What name should I put the appointment under?");
+                }
+                if r.no || r.text.is_empty() {
+                    return Reply::say(
+                        "I need a name to book the appointment. What name should I put it under?",
+                    );
                 }
                 return Reply::say(
                     "Sorry, I didn't catch your name. What name should I put the appointment under?",

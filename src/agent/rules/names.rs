@@ -339,6 +339,7 @@ const CUES: &[&[&str]] = &[
     &["it's", "for"],
     &["appointment", "is", "for"],
     &["under"],
+    &["name", "of"],
     &["it's"],
     &["its"],
 ];
@@ -406,7 +407,6 @@ pub fn name(words: &[&str], asked: bool) -> Option<String> {
         if matches!(words[i], "i'm" | "im")
             && let Some(next) = words.get(i + 1)
             && !next.ends_with("ing")
-            && !next.ends_with("ly")
             && let Some(name) = take_name(&words[i + 1..])
         {
             return Some(name);
@@ -428,7 +428,6 @@ pub fn name(words: &[&str], asked: bool) -> Option<String> {
     if let Some(i) = words.windows(2).position(|p| p == ["i", "am"])
         && let Some(next) = words.get(i + 2)
         && !next.ends_with("ing")
-        && !next.ends_with("ly")
         && let Some(name) = take_name(&words[i + 2..])
     {
         return Some(name);
@@ -436,11 +435,13 @@ pub fn name(words: &[&str], asked: bool) -> Option<String> {
     // "Friday at 11 for Maria Gonzalez" (two words at least: "for Ada"
     // could be anything).
     for i in 0..words.len() {
-        if words[i] == "for"
-            && words.get(i + 1).is_some_and(|w| name_like(w))
-            && words.get(i + 2).is_some_and(|w| name_like(w))
-        {
-            return take_name(&words[i + 1..]);
+        let rest = &words[(i + 1).min(words.len())..];
+        let run = rest.iter().take_while(|w| name_like(w)).count();
+        let ends = rest
+            .get(run)
+            .is_none_or(|w| matches!(*w, "please" | "thanks" | "thank"));
+        if words[i] == "for" && (run >= 2 || (run == 1 && ends)) {
+            return take_name(rest);
         }
     }
     // "Friday at 10 Mark Hughes": a name said straight after the time.
@@ -535,6 +536,25 @@ mod tests {
             ),
             ("tomorrow at 2 sounds great", false, None),
             ("book for tomorrow", false, None),
+            (
+                "friday mid morning please, i'm polly wright",
+                false,
+                Some("Polly Wright"),
+            ),
+            ("i'm really sorry", false, None),
+            ("tomorrow at 3 for luke", false, Some("Luke")),
+            (
+                "the 8th at 10 please for vastra please",
+                false,
+                Some("Vastra"),
+            ),
+            ("a table for two", false, None),
+            ("an appointment for a cleaning", false, None),
+            (
+                "this friday at half ten please name of nyssa",
+                false,
+                Some("Nyssa"),
+            ),
             ("first name john last name doe", true, Some("John Doe")),
             (
                 "i am raj kumar i want to book the 9th at 12",

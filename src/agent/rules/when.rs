@@ -530,7 +530,7 @@ fn pick_day(mentions: &[(usize, Day)], w: &mut When) {
 const TIME_LEAD: &[&str] = &[
     "at", "around", "about", "by", "it", "say", "try", "or", "maybe", "for", "than", "til", "till",
     "until", "from", "is", "instead", "then", "do", "sorry", "mean", "rather", "be", "make", "no",
-    "after", "before", "wait", "meant", "have", "got", "get",
+    "after", "before", "wait", "meant", "have", "got", "get", "like",
 ];
 
 /// Words that may come right after an hour said without AM/PM.
