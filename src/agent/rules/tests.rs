@@ -11,6 +11,7 @@ use super::RulesAgent;
 use crate::{
     agent::{Agent, CallContext, Reply, tools::Tools},
     calendar::{Calendar, Details, Scheduler, local::LocalCalendar},
+    messages::MessageBook,
     session::{Archive, Role, SessionStore, Turn},
     twilio::{
         number::CallerIdentity,
@@ -61,7 +62,11 @@ fn caller() -> Caller {
     let call_sid = call_sid(1);
     sessions.begin(&call_sid, Direction::Inbound, &CallDetails::default());
     Caller {
-        agent: RulesAgent::new("Acme Dental", scheduler.timezone, Tools::new(scheduler)),
+        agent: RulesAgent::new(
+            "Acme Dental",
+            scheduler.timezone,
+            Tools::new(scheduler, MessageBook::open(dir.path()).unwrap()),
+        ),
         calendar,
         sessions,
         call_sid,
