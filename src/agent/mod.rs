@@ -79,6 +79,16 @@ impl Reply {
         }
     }
 
+    /// A reply after which the caller is connected to a person.
+    pub fn transfer(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            end_call: false,
+            transfer: true,
+            memory: None,
+        }
+    }
+
     /// A reply after which the call ends.
     pub fn goodbye(text: impl Into<String>) -> Self {
         Self {

@@ -658,3 +658,63 @@ async fn a_reminder_call_greets_with_the_appointment_and_asks_keep_move_or_cance
         "{said}"
     );
 }
+
+#[tokio::test]
+async fn the_built_in_receptionist_puts_callers_through_and_takes_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = frontdesk::startup::build_state(
+        config(
+            dir.path(),
+            &[
+                ("BUSINESS_TIMEZONE", "America/New_York"),
+                ("TRANSFER_NUMBER", DESK),
+            ],
+        ),
+        monday_late_morning(),
+    )
+    .await
+    .unwrap();
+    let app = spawn_with_state(state, dir.path().to_path_buf()).await;
+    let c = sid(30);
+    call(&app, &c, CALLER).await;
+    let through = app.say(&c, "um can i speak to a real person please").await;
+    assert!(through.contains("+14155550123</Number>"), "{through}");
+    // Nobody answers: the caller leaves a message instead.
+    let back = app
+        .twiml(
+            "/voice/transfer-status",
+            &[("CallSid", &c), ("DialCallStatus", "no-answer")],
+        )
+        .await;
+    assert!(spoken(&back).contains("take a message"), "{back}");
+    let asked = spoken(&app.say(&c, "can i leave a message").await);
+    assert!(asked.contains("pass on"), "{asked}");
+    let name = spoken(&app.say(&c, "please tell them my tooth still hurts").await);
+    assert!(name.contains("who should I say"), "{name}");
+    let done = spoken(&app.say(&c, "it's ada lovelace").await);
+    assert!(done.contains("4 1 5, 5 5 5, 0 1 0 0"), "{done}");
+    let (_, list) = app.get_json("/messages").await;
+    assert_eq!(
+        list["messages"][0]["message"],
+        "please tell them my tooth still hurts"
+    );
+    assert_eq!(list["messages"][0]["callback_number"], CALLER);
+
+    // Without a transfer number the receptionist offers a message straight away.
+    let dir2 = tempfile::tempdir().unwrap();
+    let state = frontdesk::startup::build_state(
+        config(dir2.path(), &[("BUSINESS_TIMEZONE", "America/New_York")]),
+        monday_late_morning(),
+    )
+    .await
+    .unwrap();
+    let app2 = spawn_with_state(state, dir2.path().to_path_buf()).await;
+    let c2 = sid(31);
+    call(&app2, &c2, CALLER).await;
+    let said = app2.say(&c2, "could you put me through to someone").await;
+    assert!(!said.contains("<Dial"), "{said}");
+    assert!(
+        spoken(&said).contains("nobody can come to the phone"),
+        "{said}"
+    );
+}

@@ -26,6 +26,10 @@ pub enum Request {
     Mine,
     /// When are you open?
     Hours,
+    /// Put me through to a person.
+    Person,
+    /// Take a message for the business.
+    Message,
 }
 
 /// A question that needs no calendar.
@@ -415,8 +419,65 @@ fn wants_hours(t: &str) -> bool {
     )
 }
 
+fn wants_person(t: &str) -> bool {
+    any(
+        t,
+        &[
+            "speak to someone",
+            "speak with someone",
+            "talk to someone",
+            "talk with someone",
+            "speak to a person",
+            "talk to a person",
+            "speak to a real person",
+            "talk to a real person",
+            "a real person",
+            "a human",
+            "speak to a human",
+            "talk to a human",
+            "speak to somebody",
+            "talk to somebody",
+            "put me through",
+            "transfer me",
+            "connect me",
+            "an operator",
+            "the operator",
+            "speak to the doctor",
+            "speak to the manager",
+            "a representative",
+            "speak to a representative",
+            "someone in the office",
+            "somebody in the office",
+        ],
+    )
+}
+
+fn wants_message(t: &str) -> bool {
+    any(
+        t,
+        &[
+            "leave a message",
+            "take a message",
+            "pass on a message",
+            "pass a message",
+            "give them a message",
+            "leave a note",
+            "have someone call me",
+            "have somebody call me",
+            "call me back",
+            "get back to me",
+        ],
+    )
+}
+
 /// The calendar request in `t`, if any.
 pub fn request(t: &str) -> Option<Request> {
+    if wants_message(t) {
+        return Some(Request::Message);
+    }
+    if wants_person(t) {
+        return Some(Request::Person);
+    }
     let cancel = wants_cancel(t);
     let book = wants_book(t) || has_phrase(t, "instead");
     if cancel
@@ -647,6 +708,13 @@ mod tests {
                 Some(Request::Replace),
             ),
             ("what do I have booked?", Some(Request::Mine)),
+            ("can I speak to someone please", Some(Request::Person)),
+            (
+                "um could you put me through to a real person",
+                Some(Request::Person),
+            ),
+            ("can I leave a message", Some(Request::Message)),
+            ("just have someone call me back", Some(Request::Message)),
             ("when is my appointment", Some(Request::Mine)),
             ("what are your hours", Some(Request::Hours)),
             ("are you open on Saturdays", Some(Request::Hours)),

@@ -94,6 +94,32 @@ impl<'a> Desk<'a> {
         self.tools.scheduler().is_open_on(date)
     }
 
+    /// Puts the caller through to a person; `false` when nobody can take
+    /// the call (no transfer number, or the office is closed).
+    pub async fn transfer(&self) -> bool {
+        let request = Request::Transfer { reason: None };
+        self.tools.call(self.ctx, request).await == Done::Transferring
+    }
+
+    /// Keeps a message for the business; the callback number read digit by
+    /// digit, or why it was not kept (`None`: ask for a callback number).
+    pub async fn take_message(&self, name: &str, message: &str) -> Result<String, Option<Trouble>> {
+        let request = Request::TakeMessage {
+            name: name.to_owned(),
+            message: message.to_owned(),
+            callback_number: None,
+        };
+        match self.tools.call(self.ctx, request).await {
+            Done::MessageTaken(m) => Ok(m
+                .callback_number
+                .as_deref()
+                .map(crate::agent::speech::digits)
+                .unwrap_or_default()),
+            Done::Failed(ToolError::NeedCallback) => Err(None),
+            other => Err(Some(failed(other))),
+        }
+    }
+
     /// Free start times on `date`, or why that day has none to offer.
     pub async fn free(
         &self,

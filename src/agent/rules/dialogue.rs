@@ -185,6 +185,44 @@ impl Dialogue<'_> {
             );
         }
 
+        // A person, or a message for the business.
+        if r.request == Some(Request::Person) {
+            if self.desk.transfer().await {
+                mem.restart(None);
+                return Reply::transfer(
+                    "Of course. Let me put you through to someone. One moment, please.",
+                );
+            }
+            mem.awaiting = Some(Awaiting::Message);
+            return Reply::say(
+                "I'm sorry, nobody can come to the phone right now. I can take a message \
+                 and have someone call you back. What would you like me to pass on?",
+            );
+        }
+        if r.request == Some(Request::Message) {
+            mem.awaiting = Some(Awaiting::Message);
+            return Reply::say("Of course. What would you like me to pass on?");
+        }
+        if awaiting == Some(Awaiting::Message) && !r.text.is_empty() {
+            mem.message = Some(r.text.clone());
+            if let Some(n) = &r.name {
+                mem.name = Some(n.clone());
+            }
+            return Reply::say(self.leave_message(mem).await);
+        }
+        if awaiting == Some(Awaiting::MessageName) {
+            match &r.name {
+                Some(n) => {
+                    mem.name = Some(n.clone());
+                    return Reply::say(self.leave_message(mem).await);
+                }
+                None => {
+                    mem.awaiting = Some(Awaiting::MessageName);
+                    return Reply::say("Sorry, who should I say the message is from?");
+                }
+            }
+        }
+
         // Questions that leave what is in progress as it is.
         if matches!(r.request, Some(Request::Mine | Request::Hours)) {
             let mut text = match r.request {
@@ -849,6 +887,31 @@ impl Dialogue<'_> {
                 mem.restart(None);
                 "Sorry, I lost track of that. What would you like to do?".into()
             }
+        }
+    }
+
+    /// Keeps the waiting message once the caller's name is known.
+    async fn leave_message(&self, mem: &mut Memory) -> String {
+        let Some(name) = mem.name.clone() else {
+            mem.awaiting = Some(Awaiting::MessageName);
+            return "Got it. And who should I say the message is from?".into();
+        };
+        let message = mem.message.take().unwrap_or_default();
+        mem.awaiting = Some(Awaiting::AnythingElse);
+        match self.desk.take_message(&name, &message).await {
+            Ok(callback) if !callback.is_empty() => format!(
+                "Thank you, {name}. I'll pass that on, and someone will call you back at {callback}. \
+                 Is there anything else I can help you with?"
+            ),
+            Ok(_) => format!("Thank you, {name}. I'll pass that on. Is there anything else?"),
+            Err(None) => {
+                mem.awaiting = None;
+                "I'm sorry, your number isn't showing on my end, so I can't take a message for a \
+                 call back on this call. Please call us again from your own phone, or is there \
+                 anything else I can help with?"
+                    .into()
+            }
+            Err(Some(t)) => trouble_text(&t).into(),
         }
     }
 

@@ -39,6 +39,10 @@ pub enum Awaiting {
     AnythingElse,
     /// "Would you like to book a new one?"
     OfferBook,
+    /// What the message for the business says.
+    Message,
+    /// Who the message is from.
+    MessageName,
 }
 
 /// An appointment of the caller's: its id and local start.
@@ -66,6 +70,9 @@ pub struct Memory {
     /// The caller's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// A message for the business, waiting for the caller's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// The appointment being moved or cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Held>,
