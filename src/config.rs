@@ -763,7 +763,7 @@ mod tests {
     #[test]
     fn log_format_is_text_or_json() {
         assert_eq!(
-            config(&[("LOG_FORMAT", "JSON")]).unwrap().log_format,
+            config(&[("LOG_FORMAT", "Json")]).unwrap().log_format,
             LogFormat::Json
         );
         assert!(config(&[("LOG_FORMAT", "xml")]).is_err());
