@@ -70,7 +70,7 @@ impl PartialEq for ToolCall {
 pub struct Turn {
     /// Who spoke.
     pub role: Role,
-    /// What was said (for tools, a one-line summary of the call).
+    /// What was said (for tools, the tool's name and what it changed).
     pub content: Arc<str>,
     /// When it was recorded.
     pub timestamp: DateTime<Utc>,
@@ -98,12 +98,15 @@ impl Turn {
     pub fn tool(call: ToolCall, now: DateTime<Utc>) -> Self {
         Self {
             role: Role::Tool,
-            content: Arc::from(format!(
-                "{} {} -> {}",
-                call.name,
-                call.arguments,
-                call.result.get()
-            )),
+            // A one-line summary; the arguments and result are in `tool`
+            // only, not kept twice.
+            content: Arc::from(match call.effect {
+                Some(Effect::Booked) => format!("{}: booked", call.name),
+                Some(Effect::Moved) => format!("{}: moved", call.name),
+                Some(Effect::Cancelled) => format!("{}: cancelled", call.name),
+                Some(Effect::Message) => format!("{}: message kept", call.name),
+                None => call.name.clone(),
+            }),
             timestamp: now,
             confidence: None,
             tool: Some(Arc::new(call)),
