@@ -60,14 +60,15 @@ pub async fn add_allow<E: Endpoint>(
     allowed: Arc<Allowed>,
     req: Request,
 ) -> Result<Response> {
-    let path = req.uri().path().to_owned();
+    // The URI's parts are shared bytes: cloning it does not copy the path.
+    let uri = req.uri().clone();
     let mut resp = match inner.call(req).await {
         Ok(r) => r.into_response(),
         Err(e) => e.into_response(),
     };
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED
         && let Some(value) = allowed
-            .methods(&path)
+            .methods(uri.path())
             .and_then(|m| HeaderValue::from_str(m).ok())
     {
         resp.headers_mut().insert(header::ALLOW, value);

@@ -50,8 +50,36 @@ pub fn has_phrase(text: &str, phrase: &str) -> bool {
 }
 
 /// Whether any of `phrases` occurs in `text`.
+///
+/// The agent asks this with lists of dozens of phrases against a text of a
+/// few words, so the first bytes of the text's words are gathered once and
+/// a phrase is only searched for when its first byte starts some word.
 pub fn any(text: &str, phrases: &[&str]) -> bool {
-    phrases.iter().any(|p| has_phrase(text, p))
+    let starts = WordStarts::of(text);
+    phrases
+        .iter()
+        .any(|p| p.as_bytes().first().is_some_and(|&b| starts.has(b)) && has_phrase(text, p))
+}
+
+/// The set of bytes that begin a word of a text (a 256-bit set).
+struct WordStarts([u64; 4]);
+
+impl WordStarts {
+    fn of(text: &str) -> Self {
+        let mut set = [0u64; 4];
+        let mut at_start = true;
+        for &b in text.as_bytes() {
+            if at_start && b != b' ' {
+                set[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+            at_start = b == b' ';
+        }
+        Self(set)
+    }
+
+    fn has(&self, b: u8) -> bool {
+        self.0[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+    }
 }
 
 /// Where `phrase` starts in `words` (word index), if it occurs.
@@ -473,6 +501,11 @@ mod tests {
         assert!(!has_phrase("", "bye"));
         assert!(!has_phrase("bye", ""));
         assert!(has_phrase("café au lait", "au lait"));
+        assert!(any("café au lait", &["tea", "au lait"]));
+        assert!(any("ok bye now", &["now"]));
+        assert!(!any("ok bye now", &["goodbye", "ow", ""]));
+        assert!(!any("", &["bye"]));
+        assert!(any("é bien", &["é"]));
     }
 
     #[test]
