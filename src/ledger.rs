@@ -20,7 +20,7 @@ use std::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::LlmFailure;
+use crate::{clock::Clock, metrics::LlmFailure};
 
 /// What one turn spent waiting on the outside world.
 #[derive(Debug, Default)]
@@ -142,10 +142,10 @@ pub struct Arrival {
 }
 
 impl Arrival {
-    /// Now.
-    pub fn now() -> Self {
+    /// Now, as the server's clock tells it.
+    pub fn now(clock: &Clock) -> Self {
         Self {
-            at: Utc::now(),
+            at: clock(),
             instant: Instant::now(),
         }
     }

@@ -37,6 +37,7 @@ pub mod bridge;
 pub mod calendar;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod http;
 pub mod ledger;

@@ -142,7 +142,7 @@ async fn main() -> ExitCode {
                 Err(code) => return code,
             };
             let input = tokio::io::BufReader::new(tokio::io::stdin());
-            let clock = frontdesk::state::system_clock();
+            let clock = frontdesk::clock::system_clock();
             match rehearsal::chat::chat(
                 config,
                 clock,

@@ -24,10 +24,10 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use crate::{
     agent::speech,
     calendar::{Appointment, Scheduler},
+    clock::Clock,
     config::ReminderChannel,
     metrics::{Delivery, Metrics},
     session::SessionStore,
-    state::Clock,
     twilio::{
         client::{NewCall, TwilioClient},
         number::PhoneNumber,

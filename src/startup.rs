@@ -24,12 +24,13 @@ use crate::{
         CalendarError, Scheduler, SharedCalendar, google::GoogleCalendar, local::LocalCalendar,
         metered::Metered,
     },
+    clock::{Clock, system_clock},
     config::{AgentKind, Config},
     messages::{MessageBook, MessageError},
     metrics::Metrics,
     reminders::{ReminderBook, ReminderError, Reminders},
     session::{Archive, ArchiveError, SessionStore},
-    state::{AppState, Clock, system_clock},
+    state::AppState,
     texts::Texter,
     turns::TurnRunner,
     twilio::client::TwilioClient,
@@ -133,7 +134,9 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Start
     let api_token = api_token::load_or_create(config.api_token.as_ref(), &config.data_dir)?;
     let metrics = Arc::new(Metrics::new(config.agent));
     let sessions = Arc::new(
-        SessionStore::new(Archive::open(&config.data_dir)?).with_metrics(Arc::clone(&metrics)),
+        SessionStore::new(Archive::open(&config.data_dir)?)
+            .with_metrics(Arc::clone(&metrics))
+            .with_clock(Arc::clone(&clock)),
     );
     let calendar: SharedCalendar = Arc::new(Metered::new(
         open_calendar(&config).await?,
@@ -146,6 +149,7 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Start
             Arc::clone(&twilio),
             Arc::clone(&sessions),
             config.business.name.clone(),
+            Arc::clone(&clock),
         ))
     });
     let scheduler = Scheduler::new(calendar, &config.business);

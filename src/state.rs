@@ -6,12 +6,11 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
 use crate::{
     agent::{SharedAgent, tools::Tools},
     api_token::ApiToken,
     bridge::Bridges,
+    clock::Clock,
     config::Config,
     messages::MessageBook,
     metrics::Metrics,
@@ -20,14 +19,6 @@ use crate::{
     turns::TurnRunner,
     twilio::client::TwilioClient,
 };
-
-/// The clock, injectable so tests control "now".
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Arc::new(Utc::now)
-}
 
 /// Shared state of the running server.
 #[derive(Clone)]

@@ -12,10 +12,11 @@
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 
 use crate::{
     agent::speech,
+    clock::Clock,
     session::{SessionStore, TextRecord},
     twilio::{client::TwilioClient, number::PhoneNumber, webhook::CallSid},
 };
@@ -40,16 +41,24 @@ pub struct Texter {
     sessions: Arc<SessionStore>,
     business: String,
     delay: Duration,
+    clock: Clock,
 }
 
 impl Texter {
-    /// Texts through `twilio` for `business`, keeping outcomes in `sessions`.
-    pub fn new(twilio: Arc<TwilioClient>, sessions: Arc<SessionStore>, business: String) -> Self {
+    /// Texts through `twilio` for `business`, keeping outcomes (timed by
+    /// `clock`) in `sessions`.
+    pub fn new(
+        twilio: Arc<TwilioClient>,
+        sessions: Arc<SessionStore>,
+        business: String,
+        clock: Clock,
+    ) -> Self {
         Self {
             twilio,
             sessions,
             business,
             delay: DELAY,
+            clock,
         }
     }
 
@@ -81,7 +90,7 @@ impl Texter {
                 Ok(sent) => {
                     tracing::info!(call_sid = %call_sid, sms = %sent.sid, "confirmation texted");
                     TextRecord {
-                        at: Utc::now(),
+                        at: (this.clock)(),
                         body,
                         sid: Some(sent.sid),
                         error: None,
@@ -91,7 +100,7 @@ impl Texter {
                     let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
                     tracing::warn!(call_sid = %call_sid, error = %e, "confirmation text not sent{hint}");
                     TextRecord {
-                        at: Utc::now(),
+                        at: (this.clock)(),
                         body,
                         sid: None,
                         error: Some(format!("{e}{hint}")),
@@ -117,6 +126,7 @@ mod tests {
             Arc::new(TwilioClient::new(&Config::defaults().twilio)),
             Arc::new(SessionStore::new(Archive::open(dir.path()).unwrap())),
             "Acme Dental".into(),
+            crate::clock::system_clock(),
         );
         let t = NaiveDate::from_ymd_opt(2026, 11, 24)
             .unwrap()

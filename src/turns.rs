@@ -31,10 +31,10 @@ use tokio::sync::{Mutex, watch};
 
 use crate::{
     agent::{AgentError, CallContext, Reply, SharedAgent},
+    clock::Clock,
     ledger::{self, Arrival, LedgerEntry, TurnTiming},
     metrics::{Metrics, TurnOutcome},
     session::{Role, SessionStore},
-    state::Clock,
     twilio::webhook::CallSid,
 };
 

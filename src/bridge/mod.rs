@@ -38,10 +38,13 @@ use self::protocol::{AgentIn, AgentOut, AgentSettings, MarkName, MediaOut, Twili
 use crate::{
     agent::{
         llm::business_prompt,
-        tools::{ToolContext, definitions},
+        tools::{ToolContext, Tools, definitions},
     },
+    clock::Clock,
+    config::Config,
     session::Role,
-    state::AppState,
+    session::SessionStore,
+    twilio::client::TwilioClient,
     twilio::webhook::{CallDetails, CallSid, Direction},
 };
 
@@ -53,6 +56,23 @@ const KEEPALIVE: Duration = Duration::from_secs(8);
 const GOODBYE_LIMIT: Duration = Duration::from_secs(15);
 /// The mark that says the goodbye has played.
 const GOODBYE_MARK: &str = "goodbye";
+
+/// What a bridge uses of the server, and nothing else.
+#[derive(Clone)]
+pub struct Deps {
+    /// The configuration (Deepgram, business, public URL).
+    pub config: Arc<Config>,
+    /// Live sessions: the call's transcript is kept as in Gather mode.
+    pub sessions: Arc<SessionStore>,
+    /// The tools' safety envelope, for the agent's function calls.
+    pub tools: Tools,
+    /// Twilio's REST API (hang up, move the call).
+    pub twilio: Arc<TwilioClient>,
+    /// What time it is.
+    pub clock: Clock,
+    /// The count of live bridges.
+    pub bridges: Arc<Bridges>,
+}
 
 /// Counts live bridges (each holds two sockets).
 #[derive(Debug, Default)]
@@ -100,11 +120,11 @@ fn agent_text(msg: &AgentOut) -> tungstenite::Message {
 }
 
 /// Runs one call's bridge on an accepted Twilio socket.
-pub async fn run<S>(state: AppState, mut twilio: S)
+pub async fn run<S>(deps: Deps, mut twilio: S)
 where
     S: Stream<Item = Result<TwilioMessage, std::io::Error>> + Sink<TwilioMessage> + Unpin,
 {
-    let _live = LiveBridge::new(&state.bridges);
+    let _live = LiveBridge::new(&deps.bridges);
     // Wait for `start`: it names the call and the stream.
     let started = tokio::time::timeout(HANDSHAKE, async {
         while let Some(Ok(msg)) = twilio.next().await {
@@ -132,32 +152,31 @@ where
         .get("direction")
         .and_then(|d| Direction::parse(d))
         .unwrap_or(Direction::Inbound);
-    state
-        .sessions
+    deps.sessions
         .begin(&call_sid, direction, &CallDetails::default());
     tracing::info!(call_sid = %call_sid, "media stream started");
 
-    let end = match connect_agent(&state, &call_sid).await {
-        Ok(agent) => pump(&state, &call_sid, &stream_sid, &mut twilio, agent).await,
+    let end = match connect_agent(&deps, &call_sid).await {
+        Ok(agent) => pump(&deps, &call_sid, &stream_sid, &mut twilio, agent).await,
         Err(e) => End::AgentFailed(e),
     };
     match end {
         End::Stopped => {
-            if let Err(e) = state.sessions.end(&call_sid, "stream-stopped").await {
+            if let Err(e) = deps.sessions.end(&call_sid, "stream-stopped").await {
                 tracing::error!(call_sid = %call_sid, error = %e, "could not log the call");
             }
         }
         End::Transferred => {
             // The session stays live: the dial's outcome comes back to it.
-            let url = state.config.public_url.join("/voice/transfer");
-            if let Err(e) = state.twilio.redirect(call_sid.as_str(), &url).await {
+            let url = deps.config.public_url.join("/voice/transfer");
+            if let Err(e) = deps.twilio.redirect(call_sid.as_str(), &url).await {
                 tracing::error!(call_sid = %call_sid, error = %e, "could not move the call to the transfer");
             }
         }
         End::AgentFailed(why) => {
             tracing::warn!(call_sid = %call_sid, reason = %why, "voice agent failed; moving the call to Gather mode");
-            let url = state.config.public_url.join("/voice/resume");
-            if let Err(e) = state.twilio.redirect(call_sid.as_str(), &url).await {
+            let url = deps.config.public_url.join("/voice/resume");
+            if let Err(e) = deps.twilio.redirect(call_sid.as_str(), &url).await {
                 tracing::error!(call_sid = %call_sid, error = %e, "could not move the call to Gather mode");
             }
         }
@@ -169,15 +188,15 @@ type AgentSocket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The `Settings` for this call.
-fn settings(state: &AppState, call_sid: &CallSid) -> AgentSettings {
-    let c = &state.config;
-    let caller = state.sessions.caller(call_sid);
-    let greeting = state
+fn settings(deps: &Deps, call_sid: &CallSid) -> AgentSettings {
+    let c = &deps.config;
+    let caller = deps.sessions.caller(call_sid);
+    let greeting = deps
         .sessions
         .initial_message(call_sid)
         .unwrap_or_else(|| c.voice.greeting.clone());
     AgentSettings {
-        prompt: business_prompt(&c.business, &caller, (state.clock)()),
+        prompt: business_prompt(&c.business, &caller, (deps.clock)()),
         greeting,
         listen_model: c.deepgram.listen_model.clone(),
         language: c
@@ -198,8 +217,8 @@ fn settings(state: &AppState, call_sid: &CallSid) -> AgentSettings {
 }
 
 /// Opens the agent socket, sends `Settings` and waits for `SettingsApplied`.
-async fn connect_agent(state: &AppState, call_sid: &CallSid) -> Result<AgentSocket, String> {
-    let dg = &state.config.deepgram;
+async fn connect_agent(deps: &Deps, call_sid: &CallSid) -> Result<AgentSocket, String> {
+    let dg = &deps.config.deepgram;
     let key = dg.api_key.as_ref().ok_or("DEEPGRAM_API_KEY is not set")?;
     let mut request = dg
         .agent_url
@@ -215,7 +234,7 @@ async fn connect_agent(state: &AppState, call_sid: &CallSid) -> Result<AgentSock
             .await
             .map_err(|_| "the voice agent did not answer in time".to_owned())?
             .map_err(|e| format!("the voice agent refused: {e}"))?;
-    let settings = settings(state, call_sid).to_message().to_string();
+    let settings = settings(deps, call_sid).to_message().to_string();
     socket
         .send(tungstenite::Message::text(settings))
         .await
@@ -245,7 +264,7 @@ async fn connect_agent(state: &AppState, call_sid: &CallSid) -> Result<AgentSock
 
 /// Moves messages both ways until one side ends.
 async fn pump<S>(
-    state: &AppState,
+    deps: &Deps,
     call_sid: &CallSid,
     stream_sid: &str,
     twilio: &mut S,
@@ -271,7 +290,7 @@ where
                         }
                     }
                     Ok(TwilioIn::Mark { mark, .. }) if mark.name == GOODBYE_MARK && ending.is_some() => {
-                        hang_up(state, call_sid).await;
+                        hang_up(deps, call_sid).await;
                         ending = None;
                     }
                     Ok(TwilioIn::Stop { .. }) => break End::Stopped,
@@ -295,7 +314,7 @@ where
                         }
                     }
                     tungstenite::Message::Text(text) => {
-                        match handle_agent_text(state, call_sid, stream_sid, twilio, &mut agent, &text, &mut ending).await {
+                        match handle_agent_text(deps, call_sid, stream_sid, twilio, &mut agent, &text, &mut ending).await {
                             Ok(()) => {}
                             Err(end) => break end,
                         }
@@ -309,14 +328,14 @@ where
             _ = keepalive.tick() => {
                 // A streaming call sends no webhooks: keep its session from
                 // being taken for idle.
-                state.sessions.touch(call_sid);
+                deps.sessions.touch(call_sid);
                 if last_audio.elapsed() >= KEEPALIVE
                     && agent.send(agent_text(&AgentOut::KeepAlive)).await.is_err()
                 {
                     break End::AgentFailed("the voice agent socket closed".into());
                 }
                 if ending.is_some_and(|t| t.elapsed() >= GOODBYE_LIMIT) {
-                    hang_up(state, call_sid).await;
+                    hang_up(deps, call_sid).await;
                     ending = None;
                 }
             }
@@ -327,7 +346,7 @@ where
 }
 
 async fn handle_agent_text<S>(
-    state: &AppState,
+    deps: &Deps,
     call_sid: &CallSid,
     stream_sid: &str,
     twilio: &mut S,
@@ -357,19 +376,19 @@ where
             } else {
                 Role::Assistant
             };
-            state.sessions.record(call_sid, role, &content, None);
+            deps.sessions.record(call_sid, role, &content, None);
         }
         AgentIn::FunctionCallRequest { functions } => {
             // The same envelope as Gather mode: it acts for this caller,
             // limits side effects and records each call in the transcript.
             let ctx = ToolContext {
                 call_sid: call_sid.clone(),
-                caller: state.sessions.caller(call_sid),
-                now: (state.clock)(),
-                sessions: Arc::clone(&state.sessions),
+                caller: deps.sessions.caller(call_sid),
+                now: (deps.clock)(),
+                sessions: Arc::clone(&deps.sessions),
             };
             for f in functions.into_iter().filter(|f| f.client_side) {
-                let result = state
+                let result = deps
                     .tools
                     .dispatch(&ctx, &f.id, &f.name, &f.arguments)
                     .await;
@@ -413,8 +432,8 @@ where
     Ok(())
 }
 
-async fn hang_up(state: &AppState, call_sid: &CallSid) {
-    if let Err(e) = state.twilio.hang_up(call_sid.as_str()).await {
+async fn hang_up(deps: &Deps, call_sid: &CallSid) {
+    if let Err(e) = deps.twilio.hang_up(call_sid.as_str()).await {
         tracing::error!(call_sid = %call_sid, error = %e, "could not hang up after the goodbye");
     }
 }

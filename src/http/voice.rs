@@ -363,7 +363,7 @@ impl VoiceApi {
         #[oai(name = "I-Twilio-Idempotency-Token")]
         idempotency_token: Header<Option<String>>,
     ) -> Result<TwimlResponse, Rejection> {
-        let received = Arrival::now();
+        let received = Arrival::now(&state.clock);
         let idempotency_token = idempotency_token.0.filter(|t| !t.trim().is_empty());
         let hook = form.parse()?;
         let sid = &hook.call_sid;

@@ -14,7 +14,7 @@ use super::{
     line::{Heard, Line, LineError},
     runner::without_twilio_credentials,
 };
-use crate::{config::Config, state::Clock};
+use crate::{clock::Clock, config::Config};
 
 fn print(out: &mut dyn Write, heard: &Heard) -> std::io::Result<()> {
     for say in &heard.says {

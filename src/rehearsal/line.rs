@@ -15,9 +15,10 @@ use quick_xml::{Reader, events::Event};
 use tokio::{sync::oneshot, task::JoinHandle};
 
 use crate::{
+    clock::Clock,
     config::Config,
     startup::{self, Application, StartupError},
-    state::{AppState, Clock},
+    state::AppState,
 };
 
 /// Why a rehearsed call could not go on.

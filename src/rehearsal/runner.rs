@@ -24,8 +24,8 @@ use super::{
 };
 use crate::{
     calendar::{Calendar, Details, local::LocalCalendar},
+    clock::Clock,
     config::Config,
-    state::Clock,
 };
 
 /// How many conversations run at once (each is its own server).

@@ -23,6 +23,7 @@ pub use feed::LiveEvent;
 pub use transcript::{Effect, EffectCounts, Role, ToolCall, Turn};
 
 use crate::{
+    clock::{Clock, system_clock},
     ledger::LedgerEntry,
     metrics::Metrics,
     twilio::{
@@ -224,6 +225,7 @@ pub struct SessionStore {
     archive: Archive,
     feed: feed::Feed,
     metrics: Arc<Metrics>,
+    clock: Clock,
 }
 
 impl SessionStore {
@@ -234,7 +236,14 @@ impl SessionStore {
             archive,
             feed: feed::Feed::default(),
             metrics: Arc::default(),
+            clock: system_clock(),
         }
+    }
+
+    /// Takes "now" (activity, idle expiry, end times) from `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Counts ended calls in `metrics`.
@@ -265,7 +274,7 @@ impl SessionStore {
 
     /// Starts a session, or refreshes it with what Twilio says now.
     pub fn begin(&self, call_sid: &CallSid, direction: Direction, details: &CallDetails) {
-        let now = Utc::now();
+        let now = (self.clock)();
         let mut created = false;
         let mut entry = self.live.entry(call_sid.clone()).or_insert_with(|| {
             created = true;
@@ -295,7 +304,7 @@ impl SessionStore {
         session.ended_at = None;
         session.end_reason = None;
         session.duration_seconds = None;
-        session.last_activity_at = Utc::now();
+        session.last_activity_at = (self.clock)();
         self.feed.publish(|| session.call_event());
         self.live.entry(call_sid.clone()).or_insert(session);
         Ok(true)
@@ -310,7 +319,7 @@ impl SessionStore {
         initial_message: Option<String>,
         stream: bool,
     ) {
-        let mut session = Session::new(call_sid.clone(), Direction::Outbound, Utc::now());
+        let mut session = Session::new(call_sid.clone(), Direction::Outbound, (self.clock)());
         session.stream = stream;
         session.status = CallStatus::Queued;
         session.from = Some(from.to_owned());
@@ -337,7 +346,7 @@ impl SessionStore {
 
     /// Appends a turn. Caller speech also resets the silence count.
     pub fn record(&self, call_sid: &CallSid, role: Role, content: &str, confidence: Option<f64>) {
-        let now = Utc::now();
+        let now = (self.clock)();
         if let Some(mut s) = self.live.get_mut(call_sid) {
             if role == Role::User {
                 s.silent_turns = 0;
@@ -355,7 +364,7 @@ impl SessionStore {
 
     /// Appends a tool call that ran.
     pub fn record_tool(&self, call_sid: &CallSid, call: ToolCall) {
-        let now = Utc::now();
+        let now = (self.clock)();
         if let Some(mut s) = self.live.get_mut(call_sid) {
             s.last_activity_at = now;
             let turn = Turn::tool(call, now);
@@ -405,7 +414,7 @@ impl SessionStore {
     pub fn begin_transfer(&self, call_sid: &CallSid, reason: Option<String>) {
         if let Some(mut s) = self.live.get_mut(call_sid) {
             s.transfer = Some(Transfer {
-                at: Utc::now(),
+                at: (self.clock)(),
                 reason,
                 outcome: None,
             });
@@ -434,7 +443,7 @@ impl SessionStore {
     /// Marks the call as active (a streaming call has no webhooks to do it).
     pub fn touch(&self, call_sid: &CallSid) {
         if let Some(mut s) = self.live.get_mut(call_sid) {
-            s.last_activity_at = Utc::now();
+            s.last_activity_at = (self.clock)();
         }
     }
 
@@ -443,7 +452,7 @@ impl SessionStore {
         match self.live.get_mut(call_sid) {
             Some(mut s) => {
                 s.silent_turns += 1;
-                s.last_activity_at = Utc::now();
+                s.last_activity_at = (self.clock)();
                 s.silent_turns
             }
             None => 1,
@@ -528,7 +537,7 @@ impl SessionStore {
             return Ok(StatusOutcome::AlreadyEnded);
         }
         {
-            let now = Utc::now();
+            let now = (self.clock)();
             let mut s = self
                 .live
                 .entry(call_sid.clone())
@@ -562,7 +571,7 @@ impl SessionStore {
         let Some((_, mut session)) = self.live.remove(call_sid) else {
             return Ok(());
         };
-        let now = Utc::now();
+        let now = (self.clock)();
         session.ended_at = Some(now);
         session.end_reason = Some(reason.to_owned());
         if session.duration_seconds.is_none() {
@@ -583,7 +592,7 @@ impl SessionStore {
 
     /// Ends every session idle for longer than `idle`; returns how many.
     pub async fn expire_idle(&self, idle: Duration) -> usize {
-        let cutoff = Utc::now() - chrono::Duration::from_std(idle).unwrap_or_default();
+        let cutoff = (self.clock)() - chrono::Duration::from_std(idle).unwrap_or_default();
         let stale: Vec<CallSid> = self
             .live
             .iter()

@@ -15,7 +15,7 @@ const CALLER: &str = "+14155550100";
 const DESK: &str = "+14155550123";
 
 /// Monday 2026-11-23, 11 AM in New York: the office is open.
-fn monday_late_morning() -> frontdesk::state::Clock {
+fn monday_late_morning() -> frontdesk::clock::Clock {
     Arc::new(|| {
         use chrono::TimeZone;
         chrono::Utc
@@ -27,7 +27,7 @@ fn monday_late_morning() -> frontdesk::state::Clock {
 async fn app(
     model: &MockServer,
     dir: &std::path::Path,
-    clock: frontdesk::state::Clock,
+    clock: frontdesk::clock::Clock,
     extra: &[(&str, &str)],
 ) -> TestApp {
     let base = format!("{}/v1", model.uri());
@@ -306,7 +306,7 @@ fn form(req: &wiremock::Request) -> std::collections::HashMap<String, String> {
 async fn twilio_app(
     twilio: &MockServer,
     dir: &std::path::Path,
-    clock: frontdesk::state::Clock,
+    clock: frontdesk::clock::Clock,
     extra: &[(&str, &str)],
 ) -> TestApp {
     let uri = twilio.uri();
@@ -467,7 +467,7 @@ impl HandClock {
         self.0
             .store(t.timestamp(), std::sync::atomic::Ordering::SeqCst);
     }
-    fn clock(self: &Arc<Self>) -> frontdesk::state::Clock {
+    fn clock(self: &Arc<Self>) -> frontdesk::clock::Clock {
         let me = Arc::clone(self);
         Arc::new(move || {
             chrono::DateTime::from_timestamp(me.0.load(std::sync::atomic::Ordering::SeqCst), 0)
@@ -479,7 +479,7 @@ impl HandClock {
 async fn reminding_app(
     twilio: &MockServer,
     dir: &std::path::Path,
-    clock: frontdesk::state::Clock,
+    clock: frontdesk::clock::Clock,
     channel: &str,
 ) -> TestApp {
     let extra = [

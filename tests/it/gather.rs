@@ -194,7 +194,7 @@ async fn unknown_requests_get_a_fallback_not_an_error() {
 async fn time_is_told_in_the_business_time_zone() {
     use chrono::TimeZone;
     // 19:05 UTC on Tuesday is 4:05 AM on Wednesday in Tokyo.
-    let clock: frontdesk::state::Clock = std::sync::Arc::new(|| {
+    let clock: frontdesk::clock::Clock = std::sync::Arc::new(|| {
         chrono::Utc
             .with_ymd_and_hms(2026, 11, 24, 19, 5, 0)
             .unwrap()

@@ -204,7 +204,7 @@ async fn a_bad_credentials_file_stops_startup_with_a_clear_message() {
             ("GOOGLE_APPLICATION_CREDENTIALS", bad.to_str().unwrap()),
         ],
     );
-    let err = frontdesk::startup::build_state(config, frontdesk::state::system_clock())
+    let err = frontdesk::startup::build_state(config, frontdesk::clock::system_clock())
         .await
         .err()
         .expect("must fail");

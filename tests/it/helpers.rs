@@ -32,7 +32,7 @@ pub struct TestApp {
 }
 
 /// A fixed "now": Sunday 2026-11-22, 10 AM in New York (15:00 UTC).
-pub fn sunday_morning() -> frontdesk::state::Clock {
+pub fn sunday_morning() -> frontdesk::clock::Clock {
     std::sync::Arc::new(|| {
         use chrono::TimeZone;
         chrono::Utc
@@ -73,7 +73,7 @@ pub fn config(data_dir: &std::path::Path, vars: &[(&str, &str)]) -> Config {
 #[derive(Default)]
 pub struct TestAppBuilder {
     vars: Vec<(String, String)>,
-    clock: Option<frontdesk::state::Clock>,
+    clock: Option<frontdesk::clock::Clock>,
     data_dir: Option<PathBuf>,
     edit: Option<StateEdit>,
 }
@@ -97,7 +97,7 @@ impl TestAppBuilder {
     }
 
     /// Fixes "now".
-    pub fn clock(mut self, clock: frontdesk::state::Clock) -> Self {
+    pub fn clock(mut self, clock: frontdesk::clock::Clock) -> Self {
         self.clock = Some(clock);
         self
     }
@@ -130,7 +130,7 @@ impl TestAppBuilder {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let config = config(&data_dir, &vars);
-        let clock = self.clock.unwrap_or_else(frontdesk::state::system_clock);
+        let clock = self.clock.unwrap_or_else(frontdesk::clock::system_clock);
         let mut state = startup::build_state(config, clock).await.unwrap();
         if let Some(edit) = self.edit {
             edit(&mut state);

@@ -1,6 +1,8 @@
 //! Many calls at once, and the call log across a restart.
 
-use crate::helpers::{sid, spawn_app, spawn_app_in, spoken};
+use std::sync::Arc;
+
+use crate::helpers::{TestApp, sid, spawn_app, spawn_app_in, spoken};
 
 #[tokio::test]
 async fn a_hundred_concurrent_calls_keep_their_own_transcripts() {
@@ -104,6 +106,49 @@ async fn calls_that_never_report_an_end_expire_into_the_log() {
     assert_eq!(s["conversation_history"][1]["content"], "hello");
     let (_, list) = app.get_json("/sessions").await;
     assert_eq!(list["active_sessions"], 0);
+}
+
+#[tokio::test]
+async fn idle_expiry_follows_the_servers_clock_not_the_wall() {
+    // A clock the test moves: an hour of silence passes in no time.
+    let offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let start = chrono::Utc::now();
+    let moved = Arc::clone(&offset);
+    let clock: frontdesk::clock::Clock = Arc::new(move || {
+        start + chrono::Duration::seconds(moved.load(std::sync::atomic::Ordering::SeqCst))
+    });
+    let app = TestApp::builder()
+        .env("SESSION_IDLE_TIMEOUT_SECONDS", "600")
+        .clock(clock)
+        .spawn()
+        .await;
+    let (quiet, busy) = (sid(22), sid(23));
+    for call in [&quiet, &busy] {
+        app.twiml("/voice/inbound", &[("CallSid", call.as_str())])
+            .await;
+    }
+    let idle = std::time::Duration::from_secs(600);
+    offset.store(599, std::sync::atomic::Ordering::SeqCst);
+    app.say(&busy, "hello").await;
+    assert_eq!(app.state.sessions.expire_idle(idle).await, 0);
+
+    offset.store(601, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(app.state.sessions.expire_idle(idle).await, 1);
+    let (_, list) = app.get_json("/sessions").await;
+    assert_eq!(list["active_sessions"], 1);
+    assert!(list["sessions"][&busy].is_object());
+    let (_, s) = app.get_json(&format!("/session/{quiet}")).await;
+    assert_eq!(s["end_reason"], "idle-timeout");
+    assert_eq!(
+        s["ended_at"]
+            .as_str()
+            .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok()),
+        Some(start + chrono::Duration::seconds(601))
+    );
+
+    offset.store(599 + 601, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(app.state.sessions.expire_idle(idle).await, 1);
+    assert_eq!(app.state.sessions.live_count(), 0);
 }
 
 #[tokio::test]

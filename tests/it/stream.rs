@@ -583,7 +583,7 @@ async fn transfer_call_moves_the_streaming_call_to_a_dial_and_keeps_its_session(
         ],
     );
     // Monday 2026-11-23, 11 AM in New York: open.
-    let clock: frontdesk::state::Clock = std::sync::Arc::new(|| {
+    let clock: frontdesk::clock::Clock = std::sync::Arc::new(|| {
         use chrono::TimeZone;
         chrono::Utc
             .with_ymd_and_hms(2026, 11, 23, 16, 0, 0)
