@@ -252,6 +252,11 @@ pub struct SessionConfig {
     /// `SESSION_IDLE_TIMEOUT_SECONDS` (default `900`): a call with no webhook for
     /// this long is taken as ended and moved to the call log.
     pub idle_timeout: Duration,
+    /// `REDIS_URL` (unset by default): live calls, turn locks and running
+    /// turns in Redis, shared by every instance behind a load balancer.
+    /// Unset: in this process's memory. May carry a password, so it is a
+    /// [`Secret`].
+    pub redis_url: Option<Secret>,
 }
 
 /// A receptionist's other duties: handing the caller to a person, texting
@@ -388,6 +393,15 @@ fn parse_bool(raw: &str) -> Result<bool, String> {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
         _ => Err("must be true or false".into()),
+    }
+}
+
+fn parse_redis_url(raw: &str) -> Result<Option<Secret>, String> {
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "redis" | "rediss") && u.host().is_some() => {
+            Ok(Some(Secret::new(raw.to_owned())))
+        }
+        _ => Err("must look like redis://host:6379 or rediss://user:password@host:6380/0".into()),
     }
 }
 
@@ -598,6 +612,7 @@ impl Config {
                 1,
                 86_400,
             )),
+            redis_url: r.parsed("REDIS_URL", None, parse_redis_url),
         };
         let max_request_bytes = r.number("MAX_REQUEST_BYTES", 65_536usize, 1024, 16 << 20);
         let twilio_ready = twilio.account_sid.is_some()

@@ -34,7 +34,7 @@ pub struct TurnTrace {
 }
 
 /// A finished trace's figures.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Traced {
     /// Model requests sent (retries included).
     pub llm_requests: u32,
@@ -124,7 +124,7 @@ pub struct LedgerEntry {
 
 /// How a finished turn's timings are handed from the turn to the webhook
 /// that answers with it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TurnTiming {
     /// The agent's time.
     pub agent: Duration,
@@ -155,16 +155,26 @@ impl LedgerEntry {
     /// The entry for a turn that arrived at `arrival`, was timed as
     /// `timing`, and is answered now.
     pub fn answered(arrival: Arrival, timing: &TurnTiming, held: bool) -> Self {
-        let total = arrival.instant.elapsed();
+        Self::answered_after(arrival.at, arrival.instant.elapsed(), timing, held)
+    }
+
+    /// The entry for a turn that arrived at `received_at` (perhaps on
+    /// another instance) and is answered `total` later.
+    pub fn answered_after(
+        received_at: DateTime<Utc>,
+        total: Duration,
+        timing: &TurnTiming,
+        held: bool,
+    ) -> Self {
         Self {
-            received_at: arrival.at,
+            received_at,
             agent_ms: millis(timing.agent),
             llm_ms: millis(timing.traced.llm),
             llm_requests: timing.traced.llm_requests,
             tool_ms: millis(timing.traced.tools),
             tool_calls: timing.traced.tool_calls,
             held,
-            replied_at: arrival.at
+            replied_at: received_at
                 + chrono::Duration::from_std(total).unwrap_or(chrono::Duration::zero()),
             total_ms: millis(total),
         }

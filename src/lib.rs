@@ -47,6 +47,7 @@ pub mod metrics;
 pub mod rehearsal;
 pub mod reminders;
 pub mod session;
+pub mod shared;
 pub mod startup;
 pub mod state;
 pub mod texts;

@@ -315,13 +315,9 @@ impl Reminders {
                         };
                         let greeting =
                             format!("{words} Would you like to keep it, move it or cancel it?");
-                        self.sessions.begin_outbound(
-                            &sid,
-                            from.as_str(),
-                            to.as_str(),
-                            Some(greeting),
-                            false,
-                        );
+                        self.sessions
+                            .begin_outbound(&sid, from.as_str(), to.as_str(), Some(greeting), false)
+                            .await;
                         tracing::info!(call_sid = %sid, "reminder call placed");
                         true
                     }

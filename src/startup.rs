@@ -281,7 +281,7 @@ async fn sweep_idle_sessions(state: AppState) {
     loop {
         tick.tick().await;
         let ended = state.sessions.expire_idle(idle).await;
-        state.turns.retain_live(&state.sessions);
+        state.turns.retain_live(&state.sessions).await;
         if ended > 0 {
             tracing::info!(ended, "idle sessions moved to the call log");
         }

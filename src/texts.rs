@@ -107,7 +107,7 @@ impl Texter {
                     }
                 }
             };
-            this.sessions.record_text(&call_sid, record);
+            this.sessions.record_text(&call_sid, record).await;
         });
     }
 }

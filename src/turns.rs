@@ -20,11 +20,16 @@
 //!
 //! Memory: one slot per live call, dropped when the call ends.
 
+mod shared;
+
 use std::{
+    future::Future,
     sync::Arc,
     task::{Context, Waker},
     time::Duration,
 };
+
+use serde::{Deserialize, Serialize};
 
 use dashmap::{DashMap, mapref::entry::Entry};
 use tokio::sync::{Mutex, watch};
@@ -38,8 +43,10 @@ use crate::{
     twilio::webhook::CallSid,
 };
 
+pub use shared::TurnLocks;
+
 /// What a finished turn says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     /// The words for `<Say>`.
     pub text: String,
@@ -51,6 +58,18 @@ pub struct Outcome {
     pub timing: TurnTiming,
 }
 
+impl Outcome {
+    /// The one apology of a turn that could not be answered.
+    pub fn apology() -> Self {
+        Self {
+            text: APOLOGY.into(),
+            end_call: false,
+            transfer: false,
+            timing: TurnTiming::default(),
+        }
+    }
+}
+
 /// What the caller hears when the agent cannot answer.
 pub const APOLOGY: &str = "Sorry, I'm having trouble on my end. Could you say that again?";
 
@@ -60,6 +79,8 @@ pub const MAX_SAY_CHARS: usize = 1500;
 type Done = watch::Receiver<Option<Arc<Outcome>>>;
 
 struct Slot {
+    /// The turn's id in the shared store (`REDIS_URL`), if any.
+    id: Option<String>,
     /// Twilio's idempotency token of the request that started the turn.
     token: Option<String>,
     /// What the caller said.
@@ -83,10 +104,16 @@ pub enum Begin {
 }
 
 /// The running (and last finished) turn of every live call.
+///
+/// Without a shared store, all of it is in this process. With one
+/// (`REDIS_URL`), the turn's record and the call's lock are in Redis
+/// ([`TurnLocks`]) so that any instance finds them, and the slots here only
+/// let a webhook that arrives where its turn runs wait without polling.
 #[derive(Default)]
 pub struct TurnRunner {
     slots: DashMap<CallSid, Slot>,
     locks: DashMap<CallSid, Arc<Mutex<()>>>,
+    shared: Option<Arc<TurnLocks>>,
 }
 
 /// Cuts `text` to at most `max` characters, at a sentence end when there is one.
@@ -119,11 +146,30 @@ pub struct TurnDeps {
     pub received: Arrival,
 }
 
+/// Polls `turn` once right here: a quick reply (the rules agent's small
+/// talk) is done without a task or a wake-up. Anything that has to wait is
+/// handed to a task, which polls it again with its own waker.
+fn run_now_or_spawn(turn: impl Future<Output = ()> + Send + 'static) {
+    let mut turn = Box::pin(turn);
+    let mut cx = Context::from_waker(Waker::noop());
+    if turn.as_mut().poll(&mut cx).is_pending() {
+        tokio::spawn(turn);
+    }
+}
+
 impl TurnRunner {
+    /// Turns coordinated through Redis, for several instances.
+    pub fn shared(locks: TurnLocks) -> Self {
+        Self {
+            shared: Some(Arc::new(locks)),
+            ..Self::default()
+        }
+    }
+
     /// Starts the turn for `utterance`, or joins the one it repeats: the
     /// same idempotency `token` (Twilio's retry), or the same utterance while
     /// the turn is still running.
-    pub fn begin(
+    pub async fn begin(
         &self,
         deps: TurnDeps,
         call_sid: &CallSid,
@@ -131,8 +177,15 @@ impl TurnRunner {
         utterance: &str,
         confidence: Option<f64>,
     ) -> Begin {
+        if let Some(locks) = &self.shared {
+            let locks = Arc::clone(locks);
+            return self
+                .begin_shared(locks, deps, call_sid, token, utterance, confidence)
+                .await;
+        }
         let (tx, rx) = watch::channel(None);
         let slot = Slot {
+            id: None,
             token: token.clone(),
             utterance: utterance.to_owned(),
             done: rx.clone(),
@@ -158,8 +211,6 @@ impl TurnRunner {
                 v.insert(slot);
             }
         }
-        deps.sessions
-            .record(call_sid, Role::User, utterance, confidence);
         let lock = Arc::clone(
             self.locks
                 .entry(call_sid.clone())
@@ -167,29 +218,127 @@ impl TurnRunner {
                 .value(),
         );
         let sid = call_sid.clone();
-        let mut turn = Box::pin(async move {
+        let utterance = utterance.to_owned();
+        run_now_or_spawn(async move {
+            deps.sessions
+                .record(&sid, Role::User, &utterance, confidence)
+                .await;
             let _one_at_a_time = lock.lock().await;
             let outcome = run_turn(&deps, &sid).await;
             // Nobody may be waiting any more; the transcript has it anyway.
             let _ = tx.send(Some(Arc::new(outcome)));
         });
-        // Poll once right here: a quick reply (the rules agent's small talk)
-        // is done without a task or a wake-up. Anything that has to wait is
-        // handed to a task, which polls it again with its own waker.
-        let mut cx = Context::from_waker(Waker::noop());
-        if turn.as_mut().poll(&mut cx).is_pending() {
-            tokio::spawn(turn);
-        }
         Begin::Started(rx)
     }
 
+    async fn begin_shared(
+        &self,
+        locks: Arc<TurnLocks>,
+        deps: TurnDeps,
+        call_sid: &CallSid,
+        token: Option<String>,
+        utterance: &str,
+        confidence: Option<f64>,
+    ) -> Begin {
+        let decision = locks
+            .begin(call_sid, token.as_deref(), utterance, deps.received.at)
+            .await;
+        let (id, locked) = match decision {
+            Ok(shared::Decision::Replay(outcome)) => return Begin::Replay(outcome),
+            Ok(shared::Decision::Joined(id)) => {
+                return Begin::Joined(self.done_for(&locks, call_sid, id, deps.deadline));
+            }
+            Ok(shared::Decision::Started { id, locked }) => (id, locked),
+            Err(e) => {
+                tracing::error!(call_sid = %call_sid, error = %e, "could not start a turn; apologising");
+                return Begin::Replay(Arc::new(Outcome::apology()));
+            }
+        };
+        let (tx, rx) = watch::channel(None);
+        self.slots.insert(
+            call_sid.clone(),
+            Slot {
+                id: Some(id.clone()),
+                token,
+                utterance: utterance.to_owned(),
+                done: rx.clone(),
+                holds: 0,
+                received: deps.received,
+                in_ledger: false,
+            },
+        );
+        let sid = call_sid.clone();
+        let utterance = utterance.to_owned();
+        run_now_or_spawn(async move {
+            deps.sessions
+                .record(&sid, Role::User, &utterance, confidence)
+                .await;
+            let ours = locked
+                || locks
+                    .lock(&sid, &id, deps.deadline)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::error!(call_sid = %sid, error = %e, "could not lock the call's turn");
+                        false
+                    });
+            let outcome = if ours {
+                run_turn(&deps, &sid).await
+            } else {
+                tracing::warn!(call_sid = %sid, "the call's previous turn never let go; apologising");
+                deps.sessions
+                    .record(&sid, Role::Assistant, APOLOGY, None)
+                    .await;
+                Outcome::apology()
+            };
+            if let Err(e) = locks.finish(&sid, &id, &outcome).await {
+                tracing::error!(call_sid = %sid, error = %e, "could not share a turn's outcome");
+            }
+            let _ = tx.send(Some(Arc::new(outcome)));
+        });
+        Begin::Started(rx)
+    }
+
+    /// The outcome of turn `id`: from this process when it runs here, else
+    /// from Redis once the instance running it is done.
+    fn done_for(
+        &self,
+        locks: &Arc<TurnLocks>,
+        sid: &CallSid,
+        id: String,
+        patience: Duration,
+    ) -> Done {
+        match self.slots.get(sid) {
+            Some(slot) if slot.id.as_deref() == Some(id.as_str()) => slot.done.clone(),
+            _ => locks.watch_remote(sid, id, patience + Duration::from_secs(5)),
+        }
+    }
+
     /// The call's current turn, to continue waiting for it.
-    pub fn current(&self, call_sid: &CallSid) -> Option<Done> {
-        self.slots.get(call_sid).map(|s| s.done.clone())
+    pub async fn current(&self, call_sid: &CallSid) -> Option<Done> {
+        let Some(locks) = &self.shared else {
+            return self.slots.get(call_sid).map(|s| s.done.clone());
+        };
+        match locks.current(call_sid).await {
+            Ok(Some(current)) => Some(match current.outcome {
+                Some(outcome) => watch::channel(Some(outcome)).1,
+                None => self.done_for(locks, call_sid, current.id, Duration::from_secs(30)),
+            }),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(call_sid = %call_sid, error = %e, "could not find the call's turn");
+                None
+            }
+        }
     }
 
     /// Counts a holding answer for the current turn; returns the count.
-    pub fn note_hold(&self, call_sid: &CallSid) -> u32 {
+    pub async fn note_hold(&self, call_sid: &CallSid) -> u32 {
+        if let Some(locks) = &self.shared {
+            return locks.note_hold(call_sid).await.unwrap_or_else(|e| {
+                tracing::error!(call_sid = %call_sid, error = %e, "could not count a hold");
+                0
+            });
+        }
         self.slots.get_mut(call_sid).map_or(0, |mut s| {
             s.holds += 1;
             s.holds
@@ -198,7 +347,22 @@ impl TurnRunner {
 
     /// The ledger entry for `outcome`, the first time a webhook answers
     /// with it: `None` for a replay, or when the call has a newer turn.
-    pub fn answered(&self, call_sid: &CallSid, outcome: &Arc<Outcome>) -> Option<LedgerEntry> {
+    pub async fn answered(
+        &self,
+        call_sid: &CallSid,
+        outcome: &Arc<Outcome>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<LedgerEntry> {
+        if let Some(locks) = &self.shared {
+            let (received_at, held) = locks.answered(call_sid).await.ok()??;
+            let total = (now - received_at).to_std().unwrap_or_default();
+            return Some(LedgerEntry::answered_after(
+                received_at,
+                total,
+                &outcome.timing,
+                held,
+            ));
+        }
         let mut slot = self.slots.get_mut(call_sid)?;
         let current = slot.done.borrow().clone()?;
         if slot.in_ledger || !Arc::ptr_eq(&current, outcome) {
@@ -213,15 +377,26 @@ impl TurnRunner {
     }
 
     /// Drops what is kept for a call that ended.
-    pub fn forget(&self, call_sid: &CallSid) {
+    pub async fn forget(&self, call_sid: &CallSid) {
         self.slots.remove(call_sid);
         self.locks.remove(call_sid);
+        if let Some(locks) = &self.shared
+            && let Err(e) = locks.forget(call_sid).await
+        {
+            tracing::warn!(call_sid = %call_sid, error = %e, "could not drop an ended call's turn");
+        }
     }
 
     /// Drops the slots of calls that are no longer live.
-    pub fn retain_live(&self, sessions: &SessionStore) {
-        self.slots.retain(|sid, _| sessions.is_live(sid));
-        self.locks.retain(|sid, _| sessions.is_live(sid));
+    pub async fn retain_live(&self, sessions: &SessionStore) {
+        let sids: Vec<CallSid> = self.slots.iter().map(|s| s.key().clone()).collect();
+        for sid in sids {
+            if !sessions.is_live(&sid).await {
+                self.slots.remove(&sid);
+                self.locks.remove(&sid);
+            }
+        }
+        self.locks.retain(|sid, _| self.slots.contains_key(sid));
     }
 
     /// Calls with a slot (for tests and metrics).
@@ -241,12 +416,7 @@ pub async fn wait(mut done: Done, budget: Duration) -> Option<Arc<Outcome>> {
     match ready {
         Ok(Ok(v)) => v.clone(),
         // The task ended without an outcome (it cannot, but do not hang).
-        Ok(Err(_)) => Some(Arc::new(Outcome {
-            text: APOLOGY.into(),
-            end_call: false,
-            transfer: false,
-            timing: TurnTiming::default(),
-        })),
+        Ok(Err(_)) => Some(Arc::new(Outcome::apology())),
         Err(_) => None,
     }
 }
@@ -255,7 +425,10 @@ pub async fn wait(mut done: Done, budget: Duration) -> Option<Arc<Outcome>> {
 /// they did as they run. The turn's deadline is the only one: when it
 /// passes, the agent's work is dropped and the caller hears one apology.
 async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
-    let input = deps.sessions.turn_input(sid, deps.agent.history_window());
+    let input = deps
+        .sessions
+        .turn_input(sid, deps.agent.history_window())
+        .await;
     let started = tokio::time::Instant::now();
     let deadline = started + deps.deadline;
     let ctx = CallContext {
@@ -275,7 +448,7 @@ async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
     let agent_time = started.elapsed();
     let (reply, outcome) = match result {
         Ok(reply) => {
-            deps.sessions.set_memory(sid, reply.memory.clone());
+            deps.sessions.set_memory(sid, reply.memory.clone()).await;
             let outcome = if reply.end_call {
                 TurnOutcome::EndedCall
             } else {
@@ -293,7 +466,7 @@ async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
     tracing::debug!(call_sid = %sid, ms = agent_time.as_millis() as u64, "turn done");
     let text = fit_for_speech(&reply.text, MAX_SAY_CHARS);
     let text = if text.is_empty() { APOLOGY } else { text };
-    deps.sessions.record(sid, Role::Assistant, text, None);
+    deps.sessions.record(sid, Role::Assistant, text, None).await;
     Outcome {
         text: text.to_owned(),
         end_call: reply.end_call,

@@ -153,7 +153,8 @@ where
         .and_then(|d| Direction::parse(d))
         .unwrap_or(Direction::Inbound);
     deps.sessions
-        .begin(&call_sid, direction, &CallDetails::default());
+        .begin(&call_sid, direction, &CallDetails::default())
+        .await;
     tracing::info!(call_sid = %call_sid, "media stream started");
 
     let end = match connect_agent(&deps, &call_sid).await {
@@ -188,12 +189,13 @@ type AgentSocket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The `Settings` for this call.
-fn settings(deps: &Deps, call_sid: &CallSid) -> AgentSettings {
+async fn settings(deps: &Deps, call_sid: &CallSid) -> AgentSettings {
     let c = &deps.config;
-    let caller = deps.sessions.caller(call_sid);
+    let caller = deps.sessions.caller(call_sid).await;
     let greeting = deps
         .sessions
         .initial_message(call_sid)
+        .await
         .unwrap_or_else(|| c.voice.greeting.clone());
     AgentSettings {
         prompt: business_prompt(&c.business, &caller, (deps.clock)()),
@@ -234,7 +236,7 @@ async fn connect_agent(deps: &Deps, call_sid: &CallSid) -> Result<AgentSocket, S
             .await
             .map_err(|_| "the voice agent did not answer in time".to_owned())?
             .map_err(|e| format!("the voice agent refused: {e}"))?;
-    let settings = settings(deps, call_sid).to_message().to_string();
+    let settings = settings(deps, call_sid).await.to_message().to_string();
     socket
         .send(tungstenite::Message::text(settings))
         .await
@@ -328,7 +330,7 @@ where
             _ = keepalive.tick() => {
                 // A streaming call sends no webhooks: keep its session from
                 // being taken for idle.
-                deps.sessions.touch(call_sid);
+                deps.sessions.touch(call_sid).await;
                 if last_audio.elapsed() >= KEEPALIVE
                     && agent.send(agent_text(&AgentOut::KeepAlive)).await.is_err()
                 {
@@ -376,14 +378,14 @@ where
             } else {
                 Role::Assistant
             };
-            deps.sessions.record(call_sid, role, &content, None);
+            deps.sessions.record(call_sid, role, &content, None).await;
         }
         AgentIn::FunctionCallRequest { functions } => {
             // The same envelope as Gather mode: it acts for this caller,
             // limits side effects and records each call in the transcript.
             let ctx = ToolContext {
                 call_sid: call_sid.clone(),
-                caller: deps.sessions.caller(call_sid),
+                caller: deps.sessions.caller(call_sid).await,
                 now: (deps.clock)(),
                 sessions: Arc::clone(&deps.sessions),
             };

@@ -257,17 +257,21 @@ pub struct VoiceApi;
 
 impl VoiceApi {
     /// Writes the turn's latency ledger entry, the first time its reply goes out.
-    fn to_ledger(state: &AppState, sid: &CallSid, outcome: &Arc<Outcome>) {
-        if let Some(entry) = state.turns.answered(sid, outcome) {
-            state.sessions.record_latency(sid, entry);
+    async fn to_ledger(state: &AppState, sid: &CallSid, outcome: &Arc<Outcome>) {
+        if let Some(entry) = state.turns.answered(sid, outcome, (state.clock)()).await {
+            state.sessions.record_latency(sid, entry).await;
         }
     }
 
     /// Greets a new call and starts listening.
-    fn greet(state: &AppState, hook: &VoiceWebhook, default_direction: Direction) -> TwimlResponse {
+    async fn greet(
+        state: &AppState,
+        hook: &VoiceWebhook,
+        default_direction: Direction,
+    ) -> TwimlResponse {
         let sid = &hook.call_sid;
         let direction = hook.direction_or(default_direction);
-        state.sessions.begin(sid, direction, &hook.details);
+        state.sessions.begin(sid, direction, &hook.details).await;
         tracing::info!(
             call_sid = %sid,
             ?direction,
@@ -278,18 +282,25 @@ impl VoiceApi {
         let answered_by = hook.details.answered_by.as_deref();
         if answered_by.is_some_and(is_machine) {
             let message = &config.voice.voicemail_message;
-            state.sessions.record(sid, Role::Assistant, message, None);
+            state
+                .sessions
+                .record(sid, Role::Assistant, message, None)
+                .await;
             tracing::info!(call_sid = %sid, ?answered_by, "answering machine: leaving a message");
             return TwimlResponse::xml(&say_and_hang_up(config, message));
         }
-        if config.call_mode == CallMode::Stream || state.sessions.is_stream(sid) {
+        if config.call_mode == CallMode::Stream || state.sessions.is_stream(sid).await {
             return TwimlResponse::xml(&connect_stream(config, sid, direction));
         }
         let greeting = state
             .sessions
             .initial_message(sid)
+            .await
             .unwrap_or_else(|| config.voice.greeting.clone());
-        state.sessions.record(sid, Role::Assistant, &greeting, None);
+        state
+            .sessions
+            .record(sid, Role::Assistant, &greeting, None)
+            .await;
         TwimlResponse::xml(&say_and_listen(config, &greeting))
     }
 }
@@ -303,7 +314,7 @@ impl VoiceApi {
         state: Data<&AppState>,
         form: Form<VoiceForm>,
     ) -> Result<TwimlResponse, Rejection> {
-        Ok(Self::greet(&state, &form.parse()?, Direction::Inbound))
+        Ok(Self::greet(&state, &form.parse()?, Direction::Inbound).await)
     }
 
     /// A call placed through /make-call was answered.
@@ -313,7 +324,7 @@ impl VoiceApi {
         state: Data<&AppState>,
         form: Form<VoiceForm>,
     ) -> Result<TwimlResponse, Rejection> {
-        Ok(Self::greet(&state, &form.parse()?, Direction::Outbound))
+        Ok(Self::greet(&state, &form.parse()?, Direction::Outbound).await)
     }
 
     /// TwiML that connects the call to the media stream (streaming mode).
@@ -327,7 +338,8 @@ impl VoiceApi {
         let direction = hook.direction_or(Direction::Inbound);
         state
             .sessions
-            .begin(&hook.call_sid, direction, &hook.details);
+            .begin(&hook.call_sid, direction, &hook.details)
+            .await;
         Ok(TwimlResponse::xml(&connect_stream(
             &state.config,
             &hook.call_sid,
@@ -347,9 +359,13 @@ impl VoiceApi {
         let sid = &hook.call_sid;
         state
             .sessions
-            .begin(sid, hook.direction_or(Direction::Inbound), &hook.details);
+            .begin(sid, hook.direction_or(Direction::Inbound), &hook.details)
+            .await;
         let text = "Sorry about that, I had a connection problem. How can I help you?";
-        state.sessions.record(sid, Role::Assistant, text, None);
+        state
+            .sessions
+            .record(sid, Role::Assistant, text, None)
+            .await;
         Ok(TwimlResponse::xml(&say_and_listen(&state.config, text)))
     }
 
@@ -372,18 +388,20 @@ impl VoiceApi {
         if let Err(e) = sessions.resume(sid).await {
             tracing::warn!(call_sid = %sid, error = %e, "could not look up the call log");
         }
-        sessions.begin(sid, hook.direction_or(Direction::Inbound), &hook.details);
+        sessions
+            .begin(sid, hook.direction_or(Direction::Inbound), &hook.details)
+            .await;
 
         let speech = Some(hook.speech.as_str())
             .filter(|s| !s.is_empty())
             .or_else(|| form.digits.as_deref().and_then(keypad_words))
             .unwrap_or_default();
         if speech.is_empty() {
-            let silent = sessions.note_silence(sid);
+            let silent = sessions.note_silence(sid).await;
             if silent >= config.voice.max_silent_turns {
                 let text = "I haven't heard anything, so I'll end the call now. \
                             Please call again any time. Goodbye!";
-                sessions.record(sid, Role::Assistant, text, None);
+                sessions.record(sid, Role::Assistant, text, None).await;
                 return Ok(TwimlResponse::xml(&say_and_hang_up(config, text)));
             }
             // After two misses in a row, offer the keypad.
@@ -393,7 +411,7 @@ impl VoiceApi {
             } else {
                 "Sorry, I didn't hear anything. How can I help you?"
             };
-            sessions.record(sid, Role::Assistant, text, None);
+            sessions.record(sid, Role::Assistant, text, None).await;
             return Ok(TwimlResponse::xml(&say_and_listen(config, text)));
         }
 
@@ -408,17 +426,18 @@ impl VoiceApi {
         let done = match state
             .turns
             .begin(deps, sid, idempotency_token, speech, hook.confidence)
+            .await
         {
             Begin::Replay(outcome) => return Ok(TwimlResponse::xml(&answer(config, &outcome))),
             Begin::Started(done) | Begin::Joined(done) => done,
         };
         let (doc, answered) = match turns::wait(done, config.voice.turn_budget).await {
             Some(outcome) => {
-                Self::to_ledger(&state, sid, &outcome);
+                Self::to_ledger(&state, sid, &outcome).await;
                 (answer(config, &outcome), Answer::Reply)
             }
             None => {
-                state.turns.note_hold(sid);
+                state.turns.note_hold(sid).await;
                 state.metrics.held();
                 (hold(config), Answer::Hold)
             }
@@ -439,7 +458,7 @@ impl VoiceApi {
         let hook = form.parse()?;
         let sid = &hook.call_sid;
         let config = &state.config;
-        let Some(done) = state.turns.current(sid) else {
+        let Some(done) = state.turns.current(sid).await else {
             return Ok(TwimlResponse::xml(&say_and_listen(
                 config,
                 "Sorry, I lost track of what you said. Could you say it again?",
@@ -448,13 +467,13 @@ impl VoiceApi {
         Ok(
             match turns::wait(done, config.voice.continue_wait()).await {
                 Some(outcome) => {
-                    Self::to_ledger(&state, sid, &outcome);
+                    Self::to_ledger(&state, sid, &outcome).await;
                     TwimlResponse::xml(&answer(config, &outcome))
                 }
                 // The turn's deadline ends before the last hold's wait does, so
                 // this is reached only if Twilio followed a redirect very late;
                 // the turn records its own apology when its deadline passes.
-                None if state.turns.note_hold(sid) > config.voice.max_holds => {
+                None if state.turns.note_hold(sid).await > config.voice.max_holds => {
                     tracing::warn!(call_sid = %sid, "turn still running after the last hold; apologising");
                     state.metrics.gave_up();
                     TwimlResponse::xml(&say_and_listen(config, turns::APOLOGY))
@@ -479,7 +498,8 @@ impl VoiceApi {
         let text = crate::agent::llm::TRANSFER_LINE;
         state
             .sessions
-            .record(&hook.call_sid, Role::Assistant, text, None);
+            .record(&hook.call_sid, Role::Assistant, text, None)
+            .await;
         let outcome = Outcome {
             text: text.to_owned(),
             end_call: false,
@@ -501,7 +521,7 @@ impl VoiceApi {
         let sid = form.parse()?.call_sid;
         let config = &state.config;
         let status = form.dial_call_status.as_deref().unwrap_or("failed").trim();
-        state.sessions.end_transfer(&sid, status);
+        state.sessions.end_transfer(&sid, status).await;
         tracing::info!(call_sid = %sid, status, "transfer ended");
         if matches!(status, "completed" | "answered") {
             // The person and the caller talked; the caller's call is done.
@@ -510,7 +530,10 @@ impl VoiceApi {
         let text = "I'm sorry, nobody could come to the phone right now. \
                     I can take a message and have someone call you back. \
                     What's your name, and what is it about?";
-        state.sessions.record(&sid, Role::Assistant, text, None);
+        state
+            .sessions
+            .record(&sid, Role::Assistant, text, None)
+            .await;
         Ok(TwimlResponse::xml(&say_and_listen(config, text)))
     }
 
@@ -527,7 +550,10 @@ impl VoiceApi {
             .parent_call_sid
             .as_deref()
             .and_then(|p| CallSid::parse(p).ok());
-        let session = parent.and_then(|p| state.sessions.snapshot(&p));
+        let session = match parent {
+            Some(p) => state.sessions.snapshot(&p).await,
+            None => None,
+        };
         let who = session
             .as_ref()
             .and_then(|s| {
@@ -578,7 +604,7 @@ impl VoiceApi {
         {
             Ok(outcome) => {
                 if matches!(outcome, StatusOutcome::Ended(_)) {
-                    state.turns.forget(sid);
+                    state.turns.forget(sid).await;
                 }
                 tracing::info!(call_sid = %sid, ?outcome, "status callback");
             }

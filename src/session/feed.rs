@@ -130,6 +130,11 @@ impl Feed {
         }
     }
 
+    /// Whether anyone watches (so an event is worth building).
+    pub fn is_watched(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
     /// Starts watching: every event published from now on.
     pub fn subscribe(&self) -> Watcher {
         Watcher {

@@ -10,22 +10,24 @@
 
 pub mod archive;
 pub mod feed;
+pub mod live;
 pub mod transcript;
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 pub use archive::{Archive, ArchiveError, Search};
 pub use feed::LiveEvent;
+pub use live::{Changed, LiveCalls, MemoryCalls, RedisCalls};
 pub use transcript::{Effect, EffectCounts, Role, ToolCall, Turn};
 
 use crate::{
     clock::{Clock, system_clock},
     ledger::LedgerEntry,
     metrics::Metrics,
+    shared::SharedError,
     twilio::{
         number::CallerIdentity,
         webhook::{CallDetails, CallSid, CallStatus, Direction},
@@ -128,6 +130,32 @@ impl Session {
         }
     }
 
+    /// A copy without the transcript, ledger and texts.
+    pub(crate) fn scalars(&self) -> Self {
+        Self {
+            call_sid: self.call_sid.clone(),
+            direction: self.direction,
+            from: self.from.clone(),
+            to: self.to.clone(),
+            status: self.status,
+            started_at: self.started_at,
+            last_activity_at: self.last_activity_at,
+            ended_at: self.ended_at,
+            duration_seconds: self.duration_seconds,
+            end_reason: self.end_reason.clone(),
+            initial_message: self.initial_message.clone(),
+            answered_by: self.answered_by.clone(),
+            silent_turns: self.silent_turns,
+            last_sequence: self.last_sequence,
+            stream: self.stream,
+            texts: Vec::new(),
+            transfer: self.transfer.clone(),
+            agent_memory: self.agent_memory.clone(),
+            conversation_history: Vec::new(),
+            ledger: Vec::new(),
+        }
+    }
+
     /// The feed's event for this call's start or status.
     fn call_event(&self) -> LiveEvent {
         LiveEvent::Call {
@@ -220,19 +248,46 @@ pub enum StatusOutcome {
 }
 
 /// Live sessions and the call log.
+///
+/// The rules of a call's life live here (status order, silence counts, the
+/// call log, the live feed); where live calls are kept is the [`LiveCalls`]
+/// chosen at start. A failure of a shared store (Redis) is logged and the
+/// webhook goes on with what it has: reads give nothing, writes are lost,
+/// the caller still hears an answer. Ending a call is the exception: it
+/// reports the failure, and a session that could not be logged stays live.
 pub struct SessionStore {
-    live: DashMap<CallSid, Session>,
+    live: Box<dyn LiveCalls>,
     archive: Archive,
     feed: feed::Feed,
     metrics: Arc<Metrics>,
     clock: Clock,
 }
 
+/// Runs a call on the in-process store, which never waits (for tests that
+/// drive sessions from synchronous helpers).
+#[cfg(test)]
+pub(crate) fn at_once<F: std::future::Future>(f: F) -> F::Output {
+    futures_util::FutureExt::now_or_never(f).expect("the in-process store answers at once")
+}
+
+/// Logs a shared-store failure and goes on with `fallback`.
+fn or_log<T>(result: Result<T, SharedError>, call_sid: &CallSid, fallback: T) -> T {
+    result.unwrap_or_else(|e| {
+        tracing::error!(call_sid = %call_sid, error = %e, "live call store failed");
+        fallback
+    })
+}
+
 impl SessionStore {
-    /// A store whose ended calls go to `archive`.
+    /// A store that keeps live calls in this process and ended calls in `archive`.
     pub fn new(archive: Archive) -> Self {
+        Self::with_live(archive, Box::new(MemoryCalls::default()))
+    }
+
+    /// A store that keeps live calls in `live` and ended calls in `archive`.
+    pub fn with_live(archive: Archive, live: Box<dyn LiveCalls>) -> Self {
         Self {
-            live: DashMap::new(),
+            live,
             archive,
             feed: feed::Feed::default(),
             metrics: Arc::default(),
@@ -262,37 +317,69 @@ impl SessionStore {
         self.feed.close();
     }
 
+    /// Whether live calls are kept outside this process (Redis), shared
+    /// with other instances.
+    pub fn is_shared(&self) -> bool {
+        self.live.outlives_process()
+    }
+
     /// Whether the call is live.
-    pub fn is_live(&self, call_sid: &CallSid) -> bool {
-        self.live.contains_key(call_sid)
+    pub async fn is_live(&self, call_sid: &CallSid) -> bool {
+        or_log(self.live.contains(call_sid).await, call_sid, false)
     }
 
     /// Number of live calls.
-    pub fn live_count(&self) -> usize {
-        self.live.len()
+    pub async fn live_count(&self) -> usize {
+        self.live.count().await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "live call store failed");
+            0
+        })
+    }
+
+    /// Applies `change` to a live session (creating it from `create` when
+    /// given and absent) and publishes the call's event when it was created
+    /// or its status changed.
+    async fn change(
+        &self,
+        call_sid: &CallSid,
+        create: Option<Session>,
+        change: &mut (dyn FnMut(&mut Session) + Send),
+    ) -> Result<Changed, SharedError> {
+        let mut last = None;
+        let changed = self
+            .live
+            .change(call_sid, create, &mut |s: &mut Session| {
+                let before = s.status;
+                change(s);
+                last = Some((s.status != before, s.call_event()));
+            })
+            .await?;
+        if let Some((status_changed, event)) = last
+            && (changed == Changed::Created || status_changed)
+        {
+            self.feed.publish(|| event);
+        }
+        Ok(changed)
     }
 
     /// Starts a session, or refreshes it with what Twilio says now.
-    pub fn begin(&self, call_sid: &CallSid, direction: Direction, details: &CallDetails) {
+    pub async fn begin(&self, call_sid: &CallSid, direction: Direction, details: &CallDetails) {
         let now = (self.clock)();
-        let mut created = false;
-        let mut entry = self.live.entry(call_sid.clone()).or_insert_with(|| {
-            created = true;
-            Session::new(call_sid.clone(), direction, now)
-        });
-        let before = entry.status;
-        entry.absorb(details);
-        entry.last_activity_at = now;
-        if created || entry.status != before {
-            self.feed.publish(|| entry.call_event());
-        }
+        let fresh = Session::new(call_sid.clone(), direction, now);
+        let result = self
+            .change(call_sid, Some(fresh), &mut |s: &mut Session| {
+                s.absorb(details);
+                s.last_activity_at = now;
+            })
+            .await;
+        or_log(result.map(drop), call_sid, ());
     }
 
     /// Brings back a call that was live when the server last stopped, so a
     /// restart in the middle of a call keeps its transcript. Cheap when the
     /// call is live already.
     pub async fn resume(&self, call_sid: &CallSid) -> Result<bool, ArchiveError> {
-        if self.live.contains_key(call_sid) {
+        if self.is_live(call_sid).await {
             return Ok(false);
         }
         let Some(mut session) = self.archive.load(call_sid.as_str()).await? else {
@@ -306,12 +393,12 @@ impl SessionStore {
         session.duration_seconds = None;
         session.last_activity_at = (self.clock)();
         self.feed.publish(|| session.call_event());
-        self.live.entry(call_sid.clone()).or_insert(session);
+        or_log(self.live.put(session).await, call_sid, ());
         Ok(true)
     }
 
     /// Registers a call placed through the REST API, before Twilio calls back.
-    pub fn begin_outbound(
+    pub async fn begin_outbound(
         &self,
         call_sid: &CallSid,
         from: &str,
@@ -326,71 +413,86 @@ impl SessionStore {
         session.to = Some(to.to_owned());
         session.initial_message = initial_message;
         self.feed.publish(|| session.call_event());
-        self.live.insert(call_sid.clone(), session);
+        or_log(self.live.put(session).await, call_sid, ());
+    }
+
+    /// The live session without its transcript, ledger and texts.
+    async fn scalars(&self, call_sid: &CallSid) -> Option<Session> {
+        or_log(self.live.get_recent(call_sid, 0).await, call_sid, None)
     }
 
     /// Who the other party of a live call is.
-    pub fn caller(&self, call_sid: &CallSid) -> CallerIdentity {
-        CallerIdentity::parse(self.live.get(call_sid).as_deref().and_then(Session::caller))
+    pub async fn caller(&self, call_sid: &CallSid) -> CallerIdentity {
+        CallerIdentity::parse(
+            self.scalars(call_sid)
+                .await
+                .as_ref()
+                .and_then(Session::caller),
+        )
     }
 
     /// Whether the call was placed in streaming mode.
-    pub fn is_stream(&self, call_sid: &CallSid) -> bool {
-        self.live.get(call_sid).is_some_and(|s| s.stream)
+    pub async fn is_stream(&self, call_sid: &CallSid) -> bool {
+        self.scalars(call_sid).await.is_some_and(|s| s.stream)
     }
 
     /// The greeting asked for when this call was placed, if any.
-    pub fn initial_message(&self, call_sid: &CallSid) -> Option<String> {
-        self.live.get(call_sid)?.initial_message.clone()
+    pub async fn initial_message(&self, call_sid: &CallSid) -> Option<String> {
+        self.scalars(call_sid).await?.initial_message
     }
 
     /// Appends a turn. Caller speech also resets the silence count.
-    pub fn record(&self, call_sid: &CallSid, role: Role, content: &str, confidence: Option<f64>) {
-        let now = (self.clock)();
-        if let Some(mut s) = self.live.get_mut(call_sid) {
-            if role == Role::User {
-                s.silent_turns = 0;
-            }
-            s.last_activity_at = now;
-            let turn = Turn::spoken(role, content, confidence, now);
-            self.feed.publish(|| LiveEvent::Said {
-                call_sid: call_sid.clone(),
-                index: s.conversation_history.len(),
-                turn: turn.clone(),
-            });
-            s.conversation_history.push(turn);
-        }
+    pub async fn record(
+        &self,
+        call_sid: &CallSid,
+        role: Role,
+        content: &str,
+        confidence: Option<f64>,
+    ) {
+        let turn = Turn::spoken(role, content, confidence, (self.clock)());
+        self.append(call_sid, turn, role == Role::User).await;
     }
 
     /// Appends a tool call that ran.
-    pub fn record_tool(&self, call_sid: &CallSid, call: ToolCall) {
-        let now = (self.clock)();
-        if let Some(mut s) = self.live.get_mut(call_sid) {
-            s.last_activity_at = now;
-            let turn = Turn::tool(call, now);
+    pub async fn record_tool(&self, call_sid: &CallSid, call: ToolCall) {
+        let turn = Turn::tool(call, (self.clock)());
+        self.append(call_sid, turn, false).await;
+    }
+
+    async fn append(&self, call_sid: &CallSid, turn: Turn, caller_spoke: bool) {
+        let watched = self.feed.is_watched();
+        let copy = watched.then(|| turn.clone());
+        let index = self.live.append_turn(call_sid, turn, caller_spoke).await;
+        if let (Some(Some(index)), Some(turn)) = (or_log(index.map(Some), call_sid, None), copy) {
             self.feed.publish(|| LiveEvent::Said {
                 call_sid: call_sid.clone(),
-                index: s.conversation_history.len(),
-                turn: turn.clone(),
+                index,
+                turn,
             });
-            s.conversation_history.push(turn);
         }
     }
 
     /// The side effects recorded for a live call so far.
-    pub fn effects(&self, call_sid: &CallSid) -> EffectCounts {
-        self.live
-            .get(call_sid)
-            .map(|s| EffectCounts::of(&s.conversation_history))
-            .unwrap_or_default()
+    pub async fn effects(&self, call_sid: &CallSid) -> EffectCounts {
+        or_log(
+            self.live.get_recent(call_sid, usize::MAX).await,
+            call_sid,
+            None,
+        )
+        .map(|s| EffectCounts::of(&s.conversation_history))
+        .unwrap_or_default()
     }
 
     /// Keeps a confirmation text's outcome with the call (live, or already
     /// in the call log).
-    pub fn record_text(&self, call_sid: &CallSid, text: TextRecord) {
-        if let Some(mut s) = self.live.get_mut(call_sid) {
-            s.texts.push(text);
-            return;
+    pub async fn record_text(&self, call_sid: &CallSid, text: TextRecord) {
+        match self.live.append_text(call_sid, text.clone()).await {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(call_sid = %call_sid, error = %e, "live call store failed");
+                return;
+            }
         }
         let archive = self.archive.clone();
         let sid = call_sid.clone();
@@ -411,91 +513,100 @@ impl SessionStore {
     }
 
     /// Records that the caller is being put through to a person.
-    pub fn begin_transfer(&self, call_sid: &CallSid, reason: Option<String>) {
-        if let Some(mut s) = self.live.get_mut(call_sid) {
-            s.transfer = Some(Transfer {
-                at: (self.clock)(),
-                reason,
-                outcome: None,
-            });
-        }
+    pub async fn begin_transfer(&self, call_sid: &CallSid, reason: Option<String>) {
+        let at = (self.clock)();
+        let result = self
+            .change(call_sid, None, &mut |s: &mut Session| {
+                s.transfer = Some(Transfer {
+                    at,
+                    reason: reason.clone(),
+                    outcome: None,
+                });
+            })
+            .await;
+        or_log(result.map(drop), call_sid, ());
     }
 
     /// Records how a transfer ended; returns the transfer.
-    pub fn end_transfer(&self, call_sid: &CallSid, outcome: &str) -> Option<Transfer> {
-        let mut s = self.live.get_mut(call_sid)?;
-        let t = s.transfer.as_mut()?;
-        t.outcome = Some(outcome.to_owned());
-        Some(t.clone())
+    pub async fn end_transfer(&self, call_sid: &CallSid, outcome: &str) -> Option<Transfer> {
+        let mut ended = None;
+        let result = self
+            .change(call_sid, None, &mut |s: &mut Session| {
+                ended = s.transfer.as_mut().map(|t| {
+                    t.outcome = Some(outcome.to_owned());
+                    t.clone()
+                });
+            })
+            .await;
+        or_log(result.map(drop), call_sid, ());
+        ended
     }
 
     /// Adds a turn's latencies to the call's ledger.
-    pub fn record_latency(&self, call_sid: &CallSid, entry: LedgerEntry) {
-        if let Some(mut s) = self.live.get_mut(call_sid) {
+    pub async fn record_latency(&self, call_sid: &CallSid, entry: LedgerEntry) {
+        let copy = self.feed.is_watched().then(|| entry.clone());
+        let added = or_log(
+            self.live.append_ledger(call_sid, entry).await,
+            call_sid,
+            false,
+        );
+        if let (true, Some(entry)) = (added, copy) {
             self.feed.publish(|| LiveEvent::Ledger {
                 call_sid: call_sid.clone(),
-                entry: entry.clone(),
+                entry,
             });
-            s.ledger.push(entry);
         }
     }
 
     /// Marks the call as active (a streaming call has no webhooks to do it).
-    pub fn touch(&self, call_sid: &CallSid) {
-        if let Some(mut s) = self.live.get_mut(call_sid) {
-            s.last_activity_at = (self.clock)();
-        }
+    pub async fn touch(&self, call_sid: &CallSid) {
+        let result = self.live.touch(call_sid, (self.clock)()).await;
+        or_log(result, call_sid, ());
     }
 
     /// Counts a silent turn and returns how many there have been in a row.
-    pub fn note_silence(&self, call_sid: &CallSid) -> u32 {
-        match self.live.get_mut(call_sid) {
-            Some(mut s) => {
-                s.silent_turns += 1;
-                s.last_activity_at = (self.clock)();
-                s.silent_turns
-            }
-            None => 1,
-        }
+    pub async fn note_silence(&self, call_sid: &CallSid) -> u32 {
+        let result = self.live.note_silence(call_sid, (self.clock)()).await;
+        or_log(result, call_sid, None).unwrap_or(1)
     }
 
     /// A copy of the live session.
-    pub fn snapshot(&self, call_sid: &CallSid) -> Option<Session> {
-        self.live.get(call_sid).map(|s| s.clone())
+    pub async fn snapshot(&self, call_sid: &CallSid) -> Option<Session> {
+        or_log(self.live.get(call_sid).await, call_sid, None)
     }
 
     /// What the agent needs for a turn: the conversation so far (cheap:
     /// turn texts are shared, not copied), its memory, and the other
     /// party's number.
-    pub fn turn_input(&self, call_sid: &CallSid, window: usize) -> TurnInput {
-        self.live
-            .get(call_sid)
+    pub async fn turn_input(&self, call_sid: &CallSid, window: usize) -> TurnInput {
+        let recent = self.live.get_recent(call_sid, window).await;
+        or_log(recent, call_sid, None)
             .map(|s| TurnInput {
-                history: {
-                    let h = &s.conversation_history;
-                    h[h.len().saturating_sub(window)..].to_vec()
-                },
-                memory: s.agent_memory.clone(),
                 caller: CallerIdentity::parse(s.caller()),
+                history: s.conversation_history,
+                memory: s.agent_memory,
             })
             .unwrap_or_default()
     }
 
     /// Keeps the agent's memory for the next turn.
-    pub fn set_memory(&self, call_sid: &CallSid, memory: Option<serde_json::Value>) {
-        if let Some(mut s) = self.live.get_mut(call_sid) {
-            s.agent_memory = memory;
-        }
+    pub async fn set_memory(&self, call_sid: &CallSid, memory: Option<serde_json::Value>) {
+        or_log(self.live.set_memory(call_sid, memory).await, call_sid, ());
     }
 
-    /// `f` of every live session, without copying transcripts.
-    pub fn map_live<T>(&self, f: impl Fn(&Session) -> T) -> Vec<T> {
-        self.live.iter().map(|s| f(s.value())).collect()
+    /// `f` of every live session, without copying transcripts in memory.
+    pub async fn map_live<T: Send>(&self, f: impl Fn(&Session) -> T + Send + Sync) -> Vec<T> {
+        let mut out = Vec::new();
+        let result = self.live.for_each(&mut |s: &Session| out.push(f(s))).await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "live call store failed");
+        }
+        out
     }
 
     /// A live or ended call.
     pub async fn find(&self, call_sid: &CallSid) -> Result<Option<Session>, ArchiveError> {
-        if let Some(s) = self.snapshot(call_sid) {
+        if let Some(s) = self.snapshot(call_sid).await {
             return Ok(Some(s));
         }
         self.archive.load(call_sid.as_str()).await
@@ -521,10 +632,10 @@ impl SessionStore {
         update: &StatusUpdate,
     ) -> Result<StatusOutcome, ArchiveError> {
         let Some(status) = update.status else {
-            self.begin(call_sid, direction, details);
+            self.begin(call_sid, direction, details).await;
             return Ok(StatusOutcome::Stale);
         };
-        if !self.live.contains_key(call_sid)
+        if !self.is_live(call_sid).await
             && let Some(mut logged) = self.archive.load(call_sid.as_str()).await?
         {
             // A call whose stream or session ended first still gets Twilio's
@@ -536,39 +647,46 @@ impl SessionStore {
             }
             return Ok(StatusOutcome::AlreadyEnded);
         }
-        {
-            let now = (self.clock)();
-            let mut s = self
-                .live
-                .entry(call_sid.clone())
-                .or_insert_with(|| Session::new(call_sid.clone(), direction, now));
-            s.absorb(details);
-            s.last_activity_at = now;
-            let newer = match (update.sequence, s.last_sequence) {
-                (Some(new), Some(old)) => new > old,
-                _ => true,
-            };
-            if !status.is_final() {
-                if !newer || status.rank() < s.status.rank() {
-                    return Ok(StatusOutcome::Stale);
+        let now = (self.clock)();
+        let mut outcome = StatusOutcome::Stale;
+        let fresh = Session::new(call_sid.clone(), direction, now);
+        let result = self
+            .change(call_sid, Some(fresh), &mut |s: &mut Session| {
+                s.absorb(details);
+                s.last_activity_at = now;
+                let newer = match (update.sequence, s.last_sequence) {
+                    (Some(new), Some(old)) => new > old,
+                    _ => true,
+                };
+                if !status.is_final() {
+                    outcome = if !newer || status.rank() < s.status.rank() {
+                        StatusOutcome::Stale
+                    } else {
+                        s.status = status;
+                        s.last_sequence = update.sequence.or(s.last_sequence);
+                        StatusOutcome::Updated(status)
+                    };
+                    return;
                 }
                 s.status = status;
                 s.last_sequence = update.sequence.or(s.last_sequence);
-                self.feed.publish(|| s.call_event());
-                return Ok(StatusOutcome::Updated(status));
-            }
-            s.status = status;
-            s.last_sequence = update.sequence.or(s.last_sequence);
-            s.duration_seconds = update.duration_seconds;
+                s.duration_seconds = update.duration_seconds;
+                outcome = StatusOutcome::Ended(status);
+            })
+            .await;
+        or_log(result.map(drop), call_sid, ());
+        if let StatusOutcome::Ended(status) = outcome {
+            self.end(call_sid, status.as_str()).await?;
         }
-        self.end(call_sid, status.as_str()).await?;
-        Ok(StatusOutcome::Ended(status))
+        Ok(outcome)
     }
 
-    /// Ends a live call: it leaves the map and goes to the call log. If the
-    /// log cannot be written the session stays live, so nothing is lost.
+    /// Ends a live call: it leaves the live calls and goes to the call log.
+    /// If the log cannot be written the session stays live, so nothing is
+    /// lost.
     pub async fn end(&self, call_sid: &CallSid, reason: &str) -> Result<(), ArchiveError> {
-        let Some((_, mut session)) = self.live.remove(call_sid) else {
+        let taken = self.live.take(call_sid).await;
+        let Some(mut session) = or_log(taken, call_sid, None) else {
             return Ok(());
         };
         let now = (self.clock)();
@@ -579,7 +697,9 @@ impl SessionStore {
             session.duration_seconds = Some(u64::try_from(secs).unwrap_or(0));
         }
         if let Err(e) = self.archive.save(&session).await {
-            self.live.insert(call_sid.clone(), session);
+            session.ended_at = None;
+            session.end_reason = None;
+            or_log(self.live.put(session).await, call_sid, ());
             return Err(e);
         }
         self.metrics.call_ended(reason);
@@ -593,12 +713,10 @@ impl SessionStore {
     /// Ends every session idle for longer than `idle`; returns how many.
     pub async fn expire_idle(&self, idle: Duration) -> usize {
         let cutoff = (self.clock)() - chrono::Duration::from_std(idle).unwrap_or_default();
-        let stale: Vec<CallSid> = self
-            .live
-            .iter()
-            .filter(|s| s.last_activity_at < cutoff)
-            .map(|s| s.key().clone())
-            .collect();
+        let stale = self.live.idle_since(cutoff).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "live call store failed");
+            Vec::new()
+        });
         let mut ended = 0;
         for sid in stale {
             match self.end(&sid, "idle-timeout").await {
@@ -612,10 +730,14 @@ impl SessionStore {
     }
 
     /// Moves every live session to the log (on shutdown); [`Self::resume`]
-    /// brings one back if its call goes on after a restart.
+    /// brings one back if its call goes on after a restart. Live calls kept
+    /// in a shared store stay there for the other instances.
     pub async fn suspend_all(&self) {
+        if self.live.outlives_process() {
+            return;
+        }
         let reason = SERVER_STOPPED;
-        let sids: Vec<CallSid> = self.live.iter().map(|s| s.key().clone()).collect();
+        let sids = self.live.all().await.unwrap_or_default();
         for sid in sids {
             if let Err(e) = self.end(&sid, reason).await {
                 tracing::error!(call_sid = %sid, error = %e, "could not log a call at shutdown");
@@ -649,7 +771,9 @@ mod tests {
     async fn out_of_order_callbacks_never_move_status_backwards() {
         let (store, _dir) = store();
         let sid = sid(1);
-        store.begin_outbound(&sid, "+15550000000", "+15551111111", None, false);
+        store
+            .begin_outbound(&sid, "+15550000000", "+15551111111", None, false)
+            .await;
         let d = CallDetails::default();
         let dir = Direction::Outbound;
         assert_eq!(
@@ -666,7 +790,10 @@ mod tests {
                 .unwrap(),
             StatusOutcome::Stale
         );
-        assert_eq!(store.snapshot(&sid).unwrap().status, CallStatus::InProgress);
+        assert_eq!(
+            store.snapshot(&sid).await.unwrap().status,
+            CallStatus::InProgress
+        );
         assert_eq!(
             store
                 .apply_status(&sid, dir, &d, &status(CallStatus::Completed, 3))
@@ -674,7 +801,7 @@ mod tests {
                 .unwrap(),
             StatusOutcome::Ended(CallStatus::Completed)
         );
-        assert_eq!(store.live_count(), 0);
+        assert_eq!(store.live_count().await, 0);
         let logged = store.find(&sid).await.unwrap().unwrap();
         assert_eq!(logged.status, CallStatus::Completed);
         assert_eq!(logged.duration_seconds, Some(42));
@@ -690,12 +817,14 @@ mod tests {
     #[tokio::test]
     async fn idle_sessions_expire_into_the_log() {
         let (store, _dir) = store();
-        store.begin(&sid(2), Direction::Inbound, &CallDetails::default());
-        store.record(&sid(2), Role::User, "hello", Some(0.9));
+        store
+            .begin(&sid(2), Direction::Inbound, &CallDetails::default())
+            .await;
+        store.record(&sid(2), Role::User, "hello", Some(0.9)).await;
         assert_eq!(store.expire_idle(Duration::from_secs(60)).await, 0);
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(store.expire_idle(Duration::from_millis(1)).await, 1);
-        assert_eq!(store.live_count(), 0);
+        assert_eq!(store.live_count().await, 0);
         let s = store.find(&sid(2)).await.unwrap().unwrap();
         assert_eq!(s.end_reason.as_deref(), Some("idle-timeout"));
         assert_eq!(&*s.conversation_history[0].content, "hello");
@@ -704,23 +833,29 @@ mod tests {
     #[tokio::test]
     async fn speech_resets_the_silence_count() {
         let (store, _dir) = store();
-        store.begin(&sid(3), Direction::Inbound, &CallDetails::default());
-        assert_eq!(store.note_silence(&sid(3)), 1);
-        assert_eq!(store.note_silence(&sid(3)), 2);
-        store.record(&sid(3), Role::User, "hi", None);
-        assert_eq!(store.note_silence(&sid(3)), 1);
+        store
+            .begin(&sid(3), Direction::Inbound, &CallDetails::default())
+            .await;
+        assert_eq!(store.note_silence(&sid(3)).await, 1);
+        assert_eq!(store.note_silence(&sid(3)).await, 2);
+        store.record(&sid(3), Role::User, "hi", None).await;
+        assert_eq!(store.note_silence(&sid(3)).await, 1);
     }
 
     #[tokio::test]
     async fn calls_live_at_shutdown_resume_with_their_transcript() {
         let (store, dir) = store();
-        store.begin(&sid(4), Direction::Inbound, &CallDetails::default());
-        store.record(&sid(4), Role::User, "before the restart", None);
+        store
+            .begin(&sid(4), Direction::Inbound, &CallDetails::default())
+            .await;
+        store
+            .record(&sid(4), Role::User, "before the restart", None)
+            .await;
         store.suspend_all().await;
-        assert_eq!(store.live_count(), 0);
+        assert_eq!(store.live_count().await, 0);
         let again = SessionStore::new(Archive::open(dir.path()).unwrap());
         assert!(again.resume(&sid(4)).await.unwrap());
-        let s = again.snapshot(&sid(4)).unwrap();
+        let s = again.snapshot(&sid(4)).await.unwrap();
         assert!(s.end_reason.is_none() && s.ended_at.is_none());
         assert_eq!(&*s.conversation_history[0].content, "before the restart");
         assert!(!again.resume(&sid(4)).await.unwrap(), "already live");

@@ -217,6 +217,7 @@ async fn a_caller_who_asks_for_a_person_is_dialled_through_with_a_whisper() {
         app.state
             .sessions
             .snapshot(&frontdesk::twilio::webhook::CallSid::parse(&c).unwrap())
+            .await
             .unwrap()
             .transfer
             .unwrap()

@@ -89,11 +89,11 @@ async fn calls_that_never_report_an_end_expire_into_the_log() {
     app.twiml("/voice/inbound", &[("CallSid", call.as_str())])
         .await;
     app.say(&call, "hello").await;
-    assert_eq!(app.state.sessions.live_count(), 1);
+    assert_eq!(app.state.sessions.live_count().await, 1);
     assert_eq!(app.state.turns.len(), 1);
     // The server's own sweep (every second here) moves it to the log.
     let mut waited = 0;
-    while app.state.sessions.live_count() > 0 || !app.state.turns.is_empty() {
+    while app.state.sessions.live_count().await > 0 || !app.state.turns.is_empty() {
         assert!(
             waited < 50,
             "the idle call and its turn slot were never swept"
@@ -148,7 +148,7 @@ async fn idle_expiry_follows_the_servers_clock_not_the_wall() {
 
     offset.store(599 + 601, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(app.state.sessions.expire_idle(idle).await, 1);
-    assert_eq!(app.state.sessions.live_count(), 0);
+    assert_eq!(app.state.sessions.live_count().await, 0);
 }
 
 #[tokio::test]

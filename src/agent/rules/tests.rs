@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use serde_json::Value;
 
 use super::RulesAgent;
+use crate::session::at_once;
 use crate::{
     agent::{Agent, CallContext, Reply, tools::Tools},
     calendar::{Calendar, Details, Scheduler, local::LocalCalendar},
@@ -60,7 +61,7 @@ fn caller() -> Caller {
     );
     let sessions = Arc::new(SessionStore::new(Archive::open(dir.path()).unwrap()));
     let call_sid = call_sid(1);
-    sessions.begin(&call_sid, Direction::Inbound, &CallDetails::default());
+    at_once(sessions.begin(&call_sid, Direction::Inbound, &CallDetails::default()));
     Caller {
         agent: RulesAgent::new(
             "Acme Dental",
@@ -79,9 +80,11 @@ fn caller() -> Caller {
 
 impl Caller {
     fn as_number(&self, number: &str) -> Self {
-        let call_sid = call_sid(self.sessions.live_count() as u32 + 1);
-        self.sessions
-            .begin(&call_sid, Direction::Inbound, &CallDetails::default());
+        let call_sid = call_sid(at_once(self.sessions.live_count()) as u32 + 1);
+        at_once(
+            self.sessions
+                .begin(&call_sid, Direction::Inbound, &CallDetails::default()),
+        );
         Self {
             agent: self.agent.clone(),
             calendar: self.calendar.clone(),
@@ -96,7 +99,8 @@ impl Caller {
 
     async fn say(&mut self, words: &str) -> Reply {
         self.sessions
-            .record(&self.call_sid, Role::User, words, None);
+            .record(&self.call_sid, Role::User, words, None)
+            .await;
         let history = [Turn::spoken(Role::User, words, None, self.now)];
         let ctx = CallContext {
             call_sid: self.call_sid.clone(),

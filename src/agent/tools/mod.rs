@@ -300,26 +300,26 @@ impl Tools {
             Err(e) => {
                 let done = Done::Failed(e.into());
                 let value = self.to_json(&done);
-                record(ctx, id, name, arguments, &value, None);
+                record(ctx, id, name, arguments, &value, None).await;
                 return (done, value);
             }
         };
         if !request.has_side_effect() {
             let done = self.act(ctx, request).await;
             let value = self.to_json(&done);
-            record(ctx, id, name, arguments, &value, None);
+            record(ctx, id, name, arguments, &value, None).await;
             return (done, value);
         }
         // A side effect finishes and is recorded even if this turn is
         // abandoned while it runs.
         let (tools, task_ctx) = (self.clone(), ctx.clone());
         let task = tokio::spawn(async move {
-            let done = match tools.allowance(&task_ctx, &request) {
+            let done = match tools.allowance(&task_ctx, &request).await {
                 Some(refusal) => Done::Failed(refusal),
                 None => tools.act(&task_ctx, request).await,
             };
             let value = tools.to_json(&done);
-            record(&task_ctx, id, name, arguments, &value, done.effect());
+            record(&task_ctx, id, name, arguments, &value, done.effect()).await;
             tools.text_caller(&task_ctx, &done);
             tools.keep_reminders(&task_ctx, &done).await;
             (done, value)
@@ -362,8 +362,8 @@ impl Tools {
     }
 
     /// Whether the call may make this change now; the refusal if not.
-    fn allowance(&self, ctx: &ToolContext, request: &Request) -> Option<ToolError> {
-        let used = ctx.sessions.effects(&ctx.call_sid);
+    async fn allowance(&self, ctx: &ToolContext, request: &Request) -> Option<ToolError> {
+        let used = ctx.sessions.effects(&ctx.call_sid).await;
         refuse_over_limit(&used, request)
     }
 
@@ -434,7 +434,7 @@ impl Tools {
             } else if !s.is_open_at(ctx.now) {
                 Done::Failed(ToolError::Closed)
             } else {
-                ctx.sessions.begin_transfer(&ctx.call_sid, reason);
+                ctx.sessions.begin_transfer(&ctx.call_sid, reason).await;
                 Done::Transferring
             }),
             Request::TakeMessage {
@@ -688,7 +688,7 @@ fn refuse_over_limit(used: &EffectCounts, request: &Request) -> Option<ToolError
 }
 
 /// Writes a call that ran into the transcript.
-fn record(
+async fn record(
     ctx: &ToolContext,
     id: String,
     name: String,
@@ -698,21 +698,25 @@ fn record(
 ) {
     let result = RawValue::from_string(result.to_string())
         .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("valid JSON"));
-    ctx.sessions.record_tool(
-        &ctx.call_sid,
-        ToolCall {
-            id,
-            name,
-            arguments,
-            result,
-            effect,
-        },
-    );
+    ctx.sessions
+        .record_tool(
+            &ctx.call_sid,
+            ToolCall {
+                id,
+                name,
+                arguments,
+                result,
+                effect,
+            },
+        )
+        .await;
 }
 
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
+
+    use crate::session::at_once;
 
     use super::*;
     use crate::{
@@ -751,9 +755,9 @@ mod tests {
                 from: from.map(str::to_owned),
                 ..CallDetails::default()
             };
-            self.sessions.begin(&call_sid, Direction::Inbound, &details);
+            at_once(self.sessions.begin(&call_sid, Direction::Inbound, &details));
             ToolContext {
-                caller: self.sessions.caller(&call_sid),
+                caller: at_once(self.sessions.caller(&call_sid)),
                 call_sid,
                 // Monday 2026-11-23, 8 AM in New York.
                 now: Utc.with_ymd_and_hms(2026, 11, 23, 13, 0, 0).unwrap(),
@@ -762,7 +766,7 @@ mod tests {
         }
 
         fn caller_says(&self, ctx: &ToolContext, words: &str) {
-            self.sessions.record(&ctx.call_sid, Role::User, words, None);
+            at_once(self.sessions.record(&ctx.call_sid, Role::User, words, None));
         }
 
         async fn run(&self, ctx: &ToolContext, name: &str, args: Value) -> Value {
@@ -773,8 +777,7 @@ mod tests {
         }
 
         fn tool_entries(&self, ctx: &ToolContext) -> Vec<Arc<ToolCall>> {
-            self.sessions
-                .snapshot(&ctx.call_sid)
+            at_once(self.sessions.snapshot(&ctx.call_sid))
                 .unwrap()
                 .conversation_history
                 .iter()

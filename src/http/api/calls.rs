@@ -297,7 +297,8 @@ impl CallsApi {
             .map(str::to_owned);
         state
             .sessions
-            .begin_outbound(&sid, from.as_str(), to.as_str(), initial_message, stream);
+            .begin_outbound(&sid, from.as_str(), to.as_str(), initial_message, stream)
+            .await;
         tracing::info!(call_sid = %sid, to = %mask_number(to.as_str()), "call placed");
         Ok(MakeCallResponse::Placed(Json(CallPlaced {
             call_sid: sid.to_string(),

@@ -44,7 +44,7 @@ impl MetricsApi {
     /// Metrics in the Prometheus text format, for a Prometheus scrape.
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self, _auth: ApiAuth, state: Data<&AppState>) -> MetricsResponse {
-        let live = state.sessions.live_count();
+        let live = state.sessions.live_count().await;
         MetricsResponse::Ok(PlainText(state.metrics.encode(live)))
     }
 }

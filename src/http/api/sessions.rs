@@ -554,11 +554,14 @@ impl SessionsApi {
     ) -> Result<Json<SessionList>, ListError> {
         let search = Self::search(&state, number.0.as_deref(), date.0.as_deref(), limit.0)
             .map_err(|e| ListError::BadRequest(ErrorBody::json(e)))?;
-        let live: Vec<_> = state.sessions.map_live(|s| {
-            search
-                .matches(s)
-                .then(|| (s.call_sid.to_string(), SessionSummary::from(s)))
-        });
+        let live: Vec<_> = state
+            .sessions
+            .map_live(|s| {
+                search
+                    .matches(s)
+                    .then(|| (s.call_sid.to_string(), SessionSummary::from(s)))
+            })
+            .await;
         let active_sessions = live.len() as u64;
         let live = live.into_iter().flatten();
         let mut sessions: BTreeMap<String, SessionSummary> = BTreeMap::new();

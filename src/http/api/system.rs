@@ -66,7 +66,7 @@ impl SystemApi {
                 "frontdesk is answering calls for {}",
                 state.config.business.name
             ),
-            active_sessions: state.sessions.live_count() as u64,
+            active_sessions: state.sessions.live_count().await as u64,
             public_url: state.config.public_url.as_str().to_owned(),
         })
     }

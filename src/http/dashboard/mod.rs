@@ -125,9 +125,9 @@ struct Snapshot {
     calls: Vec<LiveCall>,
 }
 
-fn snapshot(state: &AppState) -> Event {
+async fn snapshot(state: &AppState) -> Event {
     let scheduler = &state.tools.scheduler();
-    let mut calls = state.sessions.map_live(|s| LiveCall::from(s));
+    let mut calls = state.sessions.map_live(|s| LiveCall::from(s)).await;
     calls.sort_by_key(|c| c.started_at);
     let snapshot = Snapshot {
         today: scheduler.today((state.clock)()),
@@ -149,18 +149,18 @@ fn live_event(event: &LiveEvent) -> Event {
 
 /// `GET /dashboard/events`: the live feed as server-sent events.
 #[handler]
-pub fn events(state: Data<&AppState>) -> SSE {
+pub async fn events(state: Data<&AppState>) -> SSE {
     // Watch first, then take the snapshot: an event in between is sent
     // twice at worst, and the page places transcript entries by index.
     let watcher = state.sessions.watch();
     let state = state.0.clone();
-    let first = snapshot(&state);
+    let first = snapshot(&state).await;
     let rest = stream::unfold(
         (state, watcher),
         |(state, mut watcher): (AppState, Watcher)| async move {
             let event = match watcher.next().await? {
                 Watched::Event(e) => live_event(&e),
-                Watched::Lagged => snapshot(&state),
+                Watched::Lagged => snapshot(&state).await,
             };
             Some((event, (state, watcher)))
         },
