@@ -29,10 +29,11 @@ use crate::{
     messages::{MessageBook, MessageError},
     metrics::Metrics,
     reminders::{ReminderBook, ReminderError, Reminders},
-    session::{Archive, ArchiveError, SessionStore},
+    session::{Archive, ArchiveError, LiveCalls, MemoryCalls, RedisCalls, SessionStore},
+    shared::{Shared, SharedError},
     state::AppState,
     texts::Texter,
-    turns::TurnRunner,
+    turns::{TurnLocks, TurnRunner},
     twilio::client::TwilioClient,
 };
 
@@ -75,6 +76,9 @@ pub enum StartupError {
     /// The API token could not be read or stored.
     #[error(transparent)]
     ApiToken(#[from] TokenError),
+    /// `REDIS_URL` is set but Redis does not answer.
+    #[error("REDIS_URL: {0}; start Redis or unset REDIS_URL to keep live calls in this process")]
+    Redis(#[from] SharedError),
 }
 
 /// A bound, not yet serving, server.
@@ -128,13 +132,30 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), StartupError> {
     Ok(())
 }
 
+/// Where live calls and their turns are kept: in this process, or in Redis
+/// (`REDIS_URL`) for several instances.
+async fn live_stores(config: &Config) -> Result<(Box<dyn LiveCalls>, TurnRunner), StartupError> {
+    let Some(url) = &config.sessions.redis_url else {
+        return Ok((Box::new(MemoryCalls::default()), TurnRunner::default()));
+    };
+    let shared = Shared::connect(url).await?;
+    // A turn never runs past its deadline; its lock outlives it a little.
+    let lock_ttl = config.voice.turn_deadline() + Duration::from_secs(5);
+    tracing::info!("live calls are kept in Redis, shared with other instances");
+    Ok((
+        Box::new(RedisCalls::new(shared.clone())),
+        TurnRunner::shared(TurnLocks::new(shared, lock_ttl)),
+    ))
+}
+
 /// Builds the shared state from the configuration.
 pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, StartupError> {
     prepare_data_dir(&config.data_dir)?;
     let api_token = api_token::load_or_create(config.api_token.as_ref(), &config.data_dir)?;
     let metrics = Arc::new(Metrics::new(config.agent));
+    let (live, turns) = live_stores(&config).await?;
     let sessions = Arc::new(
-        SessionStore::new(Archive::open(&config.data_dir)?)
+        SessionStore::with_live(Archive::open(&config.data_dir)?, live)
             .with_metrics(Arc::clone(&metrics))
             .with_clock(Arc::clone(&clock)),
     );
@@ -189,7 +210,7 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Start
     Ok(AppState {
         messages,
         reminders,
-        turns: Arc::new(TurnRunner::default()),
+        turns: Arc::new(turns),
         bridges: Arc::default(),
         tools,
         twilio,

@@ -685,9 +685,15 @@ impl SessionStore {
     /// If the log cannot be written the session stays live, so nothing is
     /// lost.
     pub async fn end(&self, call_sid: &CallSid, reason: &str) -> Result<(), ArchiveError> {
+        self.end_live(call_sid, reason).await.map(drop)
+    }
+
+    /// [`Self::end`]; false when the call was not live (or another
+    /// instance ended it first).
+    async fn end_live(&self, call_sid: &CallSid, reason: &str) -> Result<bool, ArchiveError> {
         let taken = self.live.take(call_sid).await;
         let Some(mut session) = or_log(taken, call_sid, None) else {
-            return Ok(());
+            return Ok(false);
         };
         let now = (self.clock)();
         session.ended_at = Some(now);
@@ -707,7 +713,7 @@ impl SessionStore {
             call_sid: call_sid.clone(),
             reason: reason.to_owned(),
         });
-        Ok(())
+        Ok(true)
     }
 
     /// Ends every session idle for longer than `idle`; returns how many.
@@ -719,8 +725,9 @@ impl SessionStore {
         });
         let mut ended = 0;
         for sid in stale {
-            match self.end(&sid, "idle-timeout").await {
-                Ok(()) => ended += 1,
+            match self.end_live(&sid, "idle-timeout").await {
+                Ok(true) => ended += 1,
+                Ok(false) => {}
                 Err(e) => {
                     tracing::error!(call_sid = %sid, error = %e, "could not log an idle call")
                 }

@@ -212,6 +212,14 @@ impl TestApp {
         self._tmp.take()
     }
 
+    /// Stops the server at once, as a crash would: no graceful shutdown, no
+    /// call moved to the log.
+    pub fn kill(mut self) {
+        if let Some(h) = self.handle.take() {
+            h.abort();
+        }
+    }
+
     /// Posts a form to a webhook, signed as Twilio would when a token is set.
     pub async fn webhook(&self, path: &str, params: &[(&str, &str)]) -> reqwest::Response {
         let mut req = self

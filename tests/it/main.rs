@@ -4,6 +4,7 @@
 mod auth;
 mod browser;
 mod check;
+mod cluster;
 mod contract;
 mod conversations;
 mod dashboard;
@@ -18,6 +19,7 @@ mod llm;
 mod metrics;
 mod openapi;
 mod outbound;
+mod redis_engine;
 mod scheduling;
 mod security;
 mod sessions;
