@@ -12,7 +12,9 @@
 //!
 //! Options: --calls N (1000) --secs S (20) --single-secs S (10) --conns C (50)
 //! --memory-calls N (10000) --soak-secs S (0 = off) --out DIR (results)
-//! --modes rules,llm (none: skip the throughput runs)
+//! --modes rules,llm,redis (none: skip the throughput runs; `redis` is the
+//! built-in agent with `REDIS_URL` pointing at a `redis-server` the bench
+//! starts on loopback, whose CPU is measured apart)
 
 use std::{
     collections::BTreeMap,
@@ -141,7 +143,48 @@ fn server_binary() -> PathBuf {
     Path::new(&target).join("release").join("frontdesk")
 }
 
-async fn start_server(llm_base: Option<&str>) -> Server {
+/// A `redis-server` on loopback for the `redis` mode; stopped on drop.
+struct RedisServer {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_redis() -> RedisServer {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start redis-server: {e} (apt-get install redis-server)")
+        });
+    let redis = RedisServer {
+        child,
+        port,
+        _dir: dir,
+    };
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return redis;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("redis-server did not start");
+}
+
+async fn start_server(llm_base: Option<&str>, redis: Option<u16>) -> Server {
     let port = free_port();
     let data = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(server_binary());
@@ -162,6 +205,9 @@ async fn start_server(llm_base: Option<&str>) -> Server {
             .env("AGENT", "llm"),
         None => cmd.env("AGENT", "rules"),
     };
+    if let Some(port) = redis {
+        cmd.env("REDIS_URL", format!("redis://127.0.0.1:{port}/"));
+    }
     let child = cmd.spawn().unwrap_or_else(|e| {
         panic!(
             "cannot start {}: {e} (run scripts/bench.sh)",
@@ -482,7 +528,12 @@ async fn throughput(args: &Args, mode: &str, report: &mut BTreeMap<String, Value
     let base = fake
         .as_ref()
         .map(|(_, port)| format!("http://127.0.0.1:{port}/v1"));
-    let server = start_server(base.as_deref()).await;
+    let redis = if mode == "redis" {
+        Some(start_redis().await)
+    } else {
+        None
+    };
+    let server = start_server(base.as_deref(), redis.as_ref().map(|r| r.port)).await;
     let pid = server.child.id();
     let (rss_idle, _) = rss(pid);
     create_calls(server.port, 0, args.calls, 50).await;
@@ -497,9 +548,11 @@ async fn throughput(args: &Args, mode: &str, report: &mut BTreeMap<String, Value
     for (label, conns, secs) in [("c50", args.conns, args.secs), ("c1", 1, args.single_secs)] {
         let cpu0 = cpu_seconds(pid);
         let fake_cpu0 = fake.as_ref().map_or(0.0, |(c, _)| cpu_seconds(c.id()));
+        let redis_cpu0 = redis.as_ref().map_or(0.0, |r| cpu_seconds(r.child.id()));
         let r = drive(server.port, Arc::clone(&requests), expected, conns, secs).await;
         let cpu = cpu_seconds(pid) - cpu0;
         let fake_cpu = fake.as_ref().map_or(0.0, |(c, _)| cpu_seconds(c.id())) - fake_cpu0;
+        let redis_cpu = redis.as_ref().map_or(0.0, |r| cpu_seconds(r.child.id())) - redis_cpu0;
         let (rss_now, peak) = rss(pid);
         let secs_f = r.elapsed.as_secs_f64();
         let turns = r.ok as f64 / secs_f;
@@ -511,6 +564,7 @@ async fn throughput(args: &Args, mode: &str, report: &mut BTreeMap<String, Value
             "server_cpu_s": cpu, "server_cpu_ms_per_turn": if r.ok > 0 { cpu * 1000.0 / r.ok as f64 } else { 0.0 },
             "server_cores_used": cpu / secs_f,
             "fake_llm_cpu_s": fake_cpu, "fake_llm_cores_used": fake_cpu / secs_f,
+            "redis_cpu_s": redis_cpu, "redis_cores_used": redis_cpu / secs_f,
             "errors": r.errors, "non_2xx": r.non_2xx, "invalid_twiml": r.invalid,
             "rss_idle_mb": mb(rss_idle), "rss_with_calls_mb": mb(rss_calls), "rss_mb": mb(rss_now), "peak_rss_mb": mb(peak),
             "live_calls": args.calls,
@@ -530,7 +584,7 @@ async fn throughput(args: &Args, mode: &str, report: &mut BTreeMap<String, Value
 }
 
 async fn memory(args: &Args, report: &mut BTreeMap<String, Value>) {
-    let server = start_server(None).await;
+    let server = start_server(None, None).await;
     let pid = server.child.id();
     let (idle, _) = rss(pid);
     let n = args.memory_calls;
@@ -556,7 +610,7 @@ async fn memory(args: &Args, report: &mut BTreeMap<String, Value>) {
 
 /// Calls start, talk and end continuously; RSS is sampled over time.
 async fn soak(args: &Args, report: &mut BTreeMap<String, Value>) {
-    let server = start_server(None).await;
+    let server = start_server(None, None).await;
     let pid = server.child.id();
     let port = server.port;
     let deadline = Instant::now() + Duration::from_secs(args.soak_secs);
@@ -615,16 +669,16 @@ fn markdown(report: &BTreeMap<String, Value>, cores: usize) -> String {
     let mut md = format!(
         "# frontdesk benchmark\n\nMachine: {cores} cores (shared by the server, the load generator and the fake LLM).\n\n"
     );
-    md.push_str("| run | conns | turns/s | p50 ms | p90 ms | p99 ms | server CPU ms/turn | server cores | fake LLM cores | peak RSS MB | errors | non-2xx | invalid |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    md.push_str("| run | conns | turns/s | p50 ms | p90 ms | p99 ms | server CPU ms/turn | server cores | fake LLM cores | Redis cores | peak RSS MB | errors | non-2xx | invalid |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (name, r) in report {
         if r.get("turns_per_sec").is_none() {
             continue;
         }
         let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
         md.push_str(&format!(
-            "| {name} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.4} | {:.2} | {:.2} | {:.1} | {} | {} | {} |\n",
+            "| {name} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.4} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} |\n",
             r["connections"], f("turns_per_sec"), f("p50_ms"), f("p90_ms"), f("p99_ms"), f("server_cpu_ms_per_turn"),
-            f("server_cores_used"), f("fake_llm_cores_used"), f("peak_rss_mb"), r["errors"], r["non_2xx"], r["invalid_twiml"]
+            f("server_cores_used"), f("fake_llm_cores_used"), f("redis_cores_used"), f("peak_rss_mb"), r["errors"], r["non_2xx"], r["invalid_twiml"]
         ));
     }
     if let Some(m) = report.get("memory") {
@@ -663,7 +717,11 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let report = rt.block_on(async {
         let mut report = BTreeMap::new();
-        for mode in args.modes.iter().filter(|m| *m == "rules" || *m == "llm") {
+        for mode in args
+            .modes
+            .iter()
+            .filter(|m| matches!(m.as_str(), "rules" | "llm" | "redis"))
+        {
             throughput(&args, mode, &mut report).await;
         }
         if args.memory_calls > 0 {

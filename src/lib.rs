@@ -8,9 +8,12 @@
 //!   before any handler runs.
 //! - [`twiml`]: the typed TwiML builder every webhook answer goes through.
 //! - [`twilio`]: Twilio's signature algorithm and typed webhook forms.
-//! - [`session`]: live calls in a concurrent map, ended calls in a persisted log.
+//! - [`session`]: live calls (in this process, or in Redis behind the
+//!   [`session::LiveCalls`] seam), ended calls in a persisted log.
 //! - [`turns`]: each caller turn runs in the background within Twilio's clock
-//!   (holding phrase and redirect when slow; retries never run twice).
+//!   (holding phrase and redirect when slow; retries never run twice; with
+//!   Redis, its lock and outcome are shared so any instance can answer).
+//! - [`shared`]: the Redis connection instances share (`REDIS_URL`).
 //! - [`agent`]: the [`agent::Agent`] seam, the built-in rules agent, the LLM
 //!   agent, and the calendar tools both use.
 //! - [`calendar`]: availability rules over the built-in or Google calendar.
