@@ -224,7 +224,7 @@ impl TurnRunner {
                 .record(&sid, Role::User, &utterance, confidence)
                 .await;
             let _one_at_a_time = lock.lock().await;
-            let outcome = run_turn(&deps, &sid).await;
+            let outcome = run_turn(&deps, &sid, None).await;
             // Nobody may be waiting any more; the transcript has it anyway.
             let _ = tx.send(Some(Arc::new(outcome)));
         });
@@ -270,19 +270,27 @@ impl TurnRunner {
         let sid = call_sid.clone();
         let utterance = utterance.to_owned();
         run_now_or_spawn(async move {
-            deps.sessions
-                .record(&sid, Role::User, &utterance, confidence)
-                .await;
+            // The common case: the call's lock was free, the caller's
+            // words go in with reading the transcript.
+            let mut words = Some((utterance.as_str(), confidence));
             let ours = locked
-                || locks
+                || {
+                    // Another turn of the call still runs: the words go in now,
+                    // the reply waits for it.
+                    deps.sessions
+                        .record(&sid, Role::User, &utterance, confidence)
+                        .await;
+                    words = None;
+                    locks
                     .lock(&sid, &id, deps.deadline)
                     .await
                     .unwrap_or_else(|e| {
                         tracing::error!(call_sid = %sid, error = %e, "could not lock the call's turn");
                         false
-                    });
+                    })
+                };
             let outcome = if ours {
-                run_turn(&deps, &sid).await
+                run_turn(&deps, &sid, words).await
             } else {
                 tracing::warn!(call_sid = %sid, "the call's previous turn never let go; apologising");
                 deps.sessions
@@ -290,7 +298,10 @@ impl TurnRunner {
                     .await;
                 Outcome::apology()
             };
-            if let Err(e) = locks.finish(&sid, &id, &outcome).await {
+            // The slot keeps one receiver; another one is a webhook here
+            // still waiting for this outcome.
+            let answered_here = tx.receiver_count() > 1;
+            if let Err(e) = locks.finish(&sid, &id, &outcome, answered_here).await {
                 tracing::error!(call_sid = %sid, error = %e, "could not share a turn's outcome");
             }
             let _ = tx.send(Some(Arc::new(outcome)));
@@ -333,16 +344,17 @@ impl TurnRunner {
 
     /// Counts a holding answer for the current turn; returns the count.
     pub async fn note_hold(&self, call_sid: &CallSid) -> u32 {
+        let local = self.slots.get_mut(call_sid).map_or(0, |mut s| {
+            s.holds += 1;
+            s.holds
+        });
         if let Some(locks) = &self.shared {
             return locks.note_hold(call_sid).await.unwrap_or_else(|e| {
                 tracing::error!(call_sid = %call_sid, error = %e, "could not count a hold");
                 0
             });
         }
-        self.slots.get_mut(call_sid).map_or(0, |mut s| {
-            s.holds += 1;
-            s.holds
-        })
+        local
     }
 
     /// The ledger entry for `outcome`, the first time a webhook answers
@@ -354,6 +366,26 @@ impl TurnRunner {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Option<LedgerEntry> {
         if let Some(locks) = &self.shared {
+            // Answered where the turn ran: the ledger entry is written here
+            // (and the shared record says so, see `finish`).
+            if let Some(mut slot) = self.slots.get_mut(call_sid)
+                && slot.id.is_some()
+                && slot
+                    .done
+                    .borrow()
+                    .as_ref()
+                    .is_some_and(|o| Arc::ptr_eq(o, outcome))
+            {
+                if slot.in_ledger {
+                    return None;
+                }
+                slot.in_ledger = true;
+                return Some(LedgerEntry::answered(
+                    slot.received,
+                    &outcome.timing,
+                    slot.holds > 0,
+                ));
+            }
             let (received_at, held) = locks.answered(call_sid).await.ok()??;
             let total = (now - received_at).to_std().unwrap_or_default();
             return Some(LedgerEntry::answered_after(
@@ -424,11 +456,17 @@ pub async fn wait(mut done: Done, budget: Duration) -> Option<Arc<Outcome>> {
 /// One turn: ask the agent, record what it said. Its tools record what
 /// they did as they run. The turn's deadline is the only one: when it
 /// passes, the agent's work is dropped and the caller hears one apology.
-async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
-    let input = deps
-        .sessions
-        .turn_input(sid, deps.agent.history_window())
-        .await;
+/// `words` are the caller's, when they are not in the transcript yet.
+async fn run_turn(deps: &TurnDeps, sid: &CallSid, words: Option<(&str, Option<f64>)>) -> Outcome {
+    let window = deps.agent.history_window();
+    let input = match words {
+        Some((words, confidence)) => {
+            deps.sessions
+                .record_and_input(sid, words, confidence, window)
+                .await
+        }
+        None => deps.sessions.turn_input(sid, window).await,
+    };
     let started = tokio::time::Instant::now();
     let deadline = started + deps.deadline;
     let ctx = CallContext {
@@ -446,9 +484,12 @@ async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
     .await;
     let result = result.unwrap_or(Err(AgentError::Timeout));
     let agent_time = started.elapsed();
+    let mut new_memory = None;
     let (reply, outcome) = match result {
         Ok(reply) => {
-            deps.sessions.set_memory(sid, reply.memory.clone()).await;
+            if reply.memory != ctx.memory {
+                new_memory = Some(reply.memory.clone());
+            }
             let outcome = if reply.end_call {
                 TurnOutcome::EndedCall
             } else {
@@ -466,7 +507,7 @@ async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
     tracing::debug!(call_sid = %sid, ms = agent_time.as_millis() as u64, "turn done");
     let text = fit_for_speech(&reply.text, MAX_SAY_CHARS);
     let text = if text.is_empty() { APOLOGY } else { text };
-    deps.sessions.record(sid, Role::Assistant, text, None).await;
+    deps.sessions.record_reply(sid, text, new_memory).await;
     Outcome {
         text: text.to_owned(),
         end_call: reply.end_call,

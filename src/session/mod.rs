@@ -379,7 +379,8 @@ impl SessionStore {
     /// restart in the middle of a call keeps its transcript. Cheap when the
     /// call is live already.
     pub async fn resume(&self, call_sid: &CallSid) -> Result<bool, ArchiveError> {
-        if self.is_live(call_sid).await {
+        // Live calls kept in a shared store are never suspended.
+        if self.live.outlives_process() || self.is_live(call_sid).await {
             return Ok(false);
         }
         let Some(mut session) = self.archive.load(call_sid.as_str()).await? else {
@@ -587,6 +588,56 @@ impl SessionStore {
                 memory: s.agent_memory,
             })
             .unwrap_or_default()
+    }
+
+    /// Records the caller's words and returns what the agent needs for the
+    /// turn they start ([`Self::record`], then [`Self::turn_input`], in one
+    /// request to a shared store).
+    pub async fn record_and_input(
+        &self,
+        call_sid: &CallSid,
+        words: &str,
+        confidence: Option<f64>,
+        window: usize,
+    ) -> TurnInput {
+        let turn = Turn::spoken(Role::User, words, confidence, (self.clock)());
+        let copy = self.feed.is_watched().then(|| turn.clone());
+        let read = self.live.append_and_read(call_sid, turn, window).await;
+        let Some((index, s)) = or_log(read, call_sid, None) else {
+            return TurnInput::default();
+        };
+        if let Some(turn) = copy {
+            self.feed.publish(|| LiveEvent::Said {
+                call_sid: call_sid.clone(),
+                index,
+                turn,
+            });
+        }
+        TurnInput {
+            caller: CallerIdentity::parse(s.caller()),
+            history: s.conversation_history,
+            memory: s.agent_memory,
+        }
+    }
+
+    /// Records the agent's reply, and its new memory when it changed
+    /// (`Some`), in one request to a shared store.
+    pub async fn record_reply(
+        &self,
+        call_sid: &CallSid,
+        text: &str,
+        memory: Option<Option<serde_json::Value>>,
+    ) {
+        let turn = Turn::spoken(Role::Assistant, text, None, (self.clock)());
+        let copy = self.feed.is_watched().then(|| turn.clone());
+        let index = self.live.append_reply(call_sid, turn, memory).await;
+        if let (Some(Some(index)), Some(turn)) = (or_log(index.map(Some), call_sid, None), copy) {
+            self.feed.publish(|| LiveEvent::Said {
+                call_sid: call_sid.clone(),
+                index,
+                turn,
+            });
+        }
     }
 
     /// Keeps the agent's memory for the next turn.

@@ -105,11 +105,14 @@ if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[6]) then return {'starte
 return {'started', '0'}
 ",
             ),
-            // KEYS: record, lock. ARGV: id, outcome.
+            // KEYS: record, lock. ARGV: id, outcome, '1' when a webhook
+            // on the finishing instance answers with it (and writes its
+            // ledger entry there).
             finish: Script::new(
                 r"
 if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then
   redis.call('HSET', KEYS[1], 'outcome', ARGV[2])
+  if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'ledgered', 1) end
 end
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1
@@ -188,12 +191,14 @@ return {r[3], r[4]}
     }
 
     /// Keeps the turn's outcome for the webhooks of any instance and frees
-    /// the call's lock.
+    /// the call's lock. `answered_here`: a webhook of this instance waits
+    /// for it and writes the ledger entry, so no other instance does.
     pub async fn finish(
         &self,
         sid: &CallSid,
         id: &str,
         outcome: &Outcome,
+        answered_here: bool,
     ) -> Result<(), SharedError> {
         let json = serde_json::to_string(outcome).unwrap_or_default();
         let _: i64 = self
@@ -202,6 +207,7 @@ return {r[3], r[4]}
             .key(keys::turn_lock(sid))
             .arg(id)
             .arg(json)
+            .arg(if answered_here { "1" } else { "0" })
             .invoke_async(&mut self.shared.conn())
             .await?;
         Ok(())

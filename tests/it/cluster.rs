@@ -192,6 +192,11 @@ async fn a_retried_webhook_on_the_other_instance_replays_instead_of_booking_agai
     let (_, s) = a.get_json(&format!("/session/{call}")).await;
     let users = said(&s).iter().filter(|(r, _)| r == "user").count();
     assert_eq!(users, 1, "the retry is not a second caller turn");
+    assert_eq!(
+        s["ledger"].as_array().unwrap().len(),
+        1,
+        "one turn, one ledger entry, though two instances answered it"
+    );
 }
 
 #[tokio::test]

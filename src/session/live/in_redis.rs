@@ -44,6 +44,8 @@ pub struct RedisCalls {
 struct Scripts {
     change: Script,
     append: Script,
+    append_read: Script,
+    reply: Script,
     touch: Script,
     silence: Script,
     memory: Script,
@@ -86,6 +88,45 @@ if ARGV[2] ~= '' then
 end
 if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'silent', 0) end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
+return n - 1
+",
+            ),
+            // KEYS: hash, history, live set. ARGV: turn, activity ms, sid,
+            // ttl, window. The turn's index, the hash fields and the last
+            // `window` turns; nothing when the call is not live.
+            append_read: Script::new(
+                r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local n = redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+local act = tonumber(redis.call('HGET', KEYS[1], 'activity') or '0')
+if tonumber(ARGV[2]) > act then
+  redis.call('HSET', KEYS[1], 'activity', ARGV[2])
+  redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+end
+redis.call('HSET', KEYS[1], 'silent', 0)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+local f = redis.call('HMGET', KEYS[1], 'meta', 'activity', 'silent', 'memory')
+local h = redis.call('LRANGE', KEYS[2], -tonumber(ARGV[5]), -1)
+return {n - 1, f, h}
+",
+            ),
+            // KEYS: hash, history, live set. ARGV: turn, activity ms, sid,
+            // ttl, memory ('keep', 'clear' or 'set'), memory JSON. The
+            // turn's index, or -1.
+            reply: Script::new(
+                r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if ARGV[5] == 'clear' then redis.call('HDEL', KEYS[1], 'memory')
+elseif ARGV[5] == 'set' then redis.call('HSET', KEYS[1], 'memory', ARGV[6]) end
+local n = redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+local act = tonumber(redis.call('HGET', KEYS[1], 'activity') or '0')
+if tonumber(ARGV[2]) > act then
+  redis.call('HSET', KEYS[1], 'activity', ARGV[2])
+  redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
 return n - 1
 ",
             ),
@@ -271,8 +312,17 @@ impl LiveCalls for RedisCalls {
                     None => return Ok(Changed::Missing),
                 },
             };
+            let before = (changed == Changed::Updated).then(|| session.clone());
             let silent_before = session.silent_turns;
             change(&mut session);
+            // A change that only stamps the activity is left to the next
+            // append, which stamps it anyway: one request instead of two.
+            if let Some(mut before) = before {
+                before.last_activity_at = session.last_activity_at;
+                if before == session {
+                    return Ok(Changed::Updated);
+                }
+            }
             let silent = if changed == Changed::Created || session.silent_turns != silent_before {
                 session.silent_turns.to_string()
             } else {
@@ -357,6 +407,60 @@ impl LiveCalls for RedisCalls {
             caller_spoke,
         )
         .await
+    }
+
+    async fn append_and_read(
+        &self,
+        sid: &CallSid,
+        turn: Turn,
+        window: usize,
+    ) -> Result<Option<(usize, Session)>, SharedError> {
+        let read: Option<(i64, Fields, Vec<String>)> = self
+            .scripts
+            .append_read
+            .key(keys::session(sid))
+            .key(keys::history(sid))
+            .key(keys::live())
+            .arg(to_json(&turn))
+            .arg(millis(turn.timestamp))
+            .arg(sid.as_str())
+            .arg(KEY_TTL_SECONDS)
+            .arg(window.clamp(1, i64::MAX as usize) as i64)
+            .invoke_async(&mut self.shared.conn())
+            .await?;
+        let Some((index, fields, history)) = read else {
+            return Ok(None);
+        };
+        let session = assemble(fields, &history, &[], &[])?;
+        Ok(session.map(|s| (usize::try_from(index).unwrap_or(0), s)))
+    }
+
+    async fn append_reply(
+        &self,
+        sid: &CallSid,
+        turn: Turn,
+        memory: Option<Option<serde_json::Value>>,
+    ) -> Result<Option<usize>, SharedError> {
+        let (mode, json) = match &memory {
+            None => ("keep", String::new()),
+            Some(None) => ("clear", String::new()),
+            Some(Some(m)) => ("set", to_json(m)),
+        };
+        let index: i64 = self
+            .scripts
+            .reply
+            .key(keys::session(sid))
+            .key(keys::history(sid))
+            .key(keys::live())
+            .arg(to_json(&turn))
+            .arg(millis(turn.timestamp))
+            .arg(sid.as_str())
+            .arg(KEY_TTL_SECONDS)
+            .arg(mode)
+            .arg(json)
+            .invoke_async(&mut self.shared.conn())
+            .await?;
+        Ok(usize::try_from(index).ok())
     }
 
     async fn append_ledger(&self, sid: &CallSid, entry: LedgerEntry) -> Result<bool, SharedError> {

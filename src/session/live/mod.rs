@@ -75,6 +75,36 @@ pub trait LiveCalls: Send + Sync {
         caller_spoke: bool,
     ) -> Result<Option<usize>, SharedError>;
 
+    /// [`Self::append_turn`] of the caller's words, then
+    /// [`Self::get_recent`]: what a turn starts with, in one step where
+    /// the store can.
+    async fn append_and_read(
+        &self,
+        sid: &CallSid,
+        turn: Turn,
+        window: usize,
+    ) -> Result<Option<(usize, Session)>, SharedError> {
+        let Some(index) = self.append_turn(sid, turn, true).await? else {
+            return Ok(None);
+        };
+        Ok(self.get_recent(sid, window).await?.map(|s| (index, s)))
+    }
+
+    /// Keeps the agent's new memory (when `memory` is `Some`) and appends
+    /// its reply: what a turn ends with, in one step where the store can.
+    /// The reply's index, `None` when the call is not live.
+    async fn append_reply(
+        &self,
+        sid: &CallSid,
+        turn: Turn,
+        memory: Option<Option<serde_json::Value>>,
+    ) -> Result<Option<usize>, SharedError> {
+        if let Some(memory) = memory {
+            self.set_memory(sid, memory).await?;
+        }
+        self.append_turn(sid, turn, false).await
+    }
+
     /// Appends a ledger entry; false when the call is not live.
     async fn append_ledger(&self, sid: &CallSid, entry: LedgerEntry) -> Result<bool, SharedError>;
 
