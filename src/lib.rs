@@ -10,7 +10,10 @@
 //! - [`twilio`]: Twilio's signature algorithm and typed webhook forms.
 //! - [`session`]: live calls in a concurrent map, ended calls in a persisted log.
 //! - [`turns`]: each caller turn runs in the background within Twilio's clock
-//!   (holding phrase and redirect when slow; retries never run twice).
+//!   (a short, fitting holding phrase and a redirect when slow; retries never
+//!   run twice), possibly started early on Twilio's partial results
+//!   ([`turns::speculation`]; side effects wait for the final words through
+//!   [`agent::gate`]).
 //! - [`agent`]: the [`agent::Agent`] seam, the built-in rules agent, the LLM
 //!   agent, and the calendar tools both use.
 //! - [`calendar`]: availability rules over the built-in or Google calendar.

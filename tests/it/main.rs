@@ -21,4 +21,5 @@ mod outbound;
 mod scheduling;
 mod security;
 mod sessions;
+mod speculation;
 mod stream;

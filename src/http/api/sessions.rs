@@ -174,6 +174,12 @@ pub struct LedgerEntryView {
     pub replied_at: DateTime<Utc>,
     /// From the webhook's arrival to the reply: what the caller waited.
     pub total_ms: f64,
+    /// Whether the reply came from work started on Twilio's partial
+    /// results, before the caller's final words (`SPECULATIVE_TURNS`).
+    pub speculative: bool,
+    /// How long that work had run when the final words arrived (0 for an
+    /// ordinary turn): what speculation saved, at most.
+    pub head_start_ms: f64,
 }
 
 /// A call's turn latencies in brief. Durations are milliseconds.
@@ -202,6 +208,8 @@ impl From<&LedgerEntry> for LedgerEntryView {
             held: e.held,
             replied_at: e.replied_at,
             total_ms: e.total_ms,
+            speculative: e.speculative,
+            head_start_ms: e.head_start_ms,
         }
     }
 }
@@ -318,6 +326,8 @@ impl Example for LedgerEntryView {
             held: false,
             replied_at: example_time("15:00:06"),
             total_ms: 2.9,
+            speculative: false,
+            head_start_ms: 0.0,
         }
     }
 }

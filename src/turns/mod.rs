@@ -1,27 +1,41 @@
 //! Running the agent's turns within Twilio's clock.
 //!
 //! Twilio gives a webhook about 15 seconds. A turn therefore runs in a
-//! background task, and the webhook only waits for it up to a budget; when
-//! the reply is not ready, the caller hears a short holding phrase and
-//! Twilio is redirected to `/voice/continue`, which picks up the *same*
-//! running turn (keyed by CallSid) and waits again, a bounded number of
-//! times.
+//! background task, and the webhook only waits for it up to a short
+//! budget; when the reply is not ready, the caller hears a short holding
+//! phrase that fits the work ([`hold`]) and Twilio is redirected to
+//! `/voice/continue`, which picks up the *same* running turn (keyed by
+//! CallSid) and waits again, a bounded number of times.
+//!
+//! A turn may also start before the caller's final words, on Twilio's
+//! partial results ([`speculation`]): when the final transcript says the
+//! same, that work becomes the turn; otherwise it is dropped.
 //!
 //! Guarantees:
 //! - one call never runs two turns at once: each call has an async lock that
-//!   a turn holds while the agent works, so a later turn starts from the
-//!   finished transcript;
+//!   a turn (or a speculation) holds while the agent works, so a later turn
+//!   starts from the finished transcript;
 //! - a retried webhook does not run the turn (and its tools) again: a
 //!   request with the same `I-Twilio-Idempotency-Token` gets the same reply,
 //!   and one with the same utterance while the turn is still running joins
 //!   it;
 //! - the turn's reply is recorded in the session even when no webhook is
-//!   left waiting for it.
+//!   left waiting for it;
+//! - nothing a speculation does reaches the transcript, the calendar or the
+//!   call before the final words confirm it (see [`crate::agent::gate`]).
 //!
-//! Memory: one slot per live call, dropped when the call ends.
+//! Memory: one slot and at most one speculation per live call, dropped when
+//! the call ends. All of it is keyed by CallSid, behind this one seam.
+
+pub mod hold;
+pub mod speculation;
+pub mod words;
 
 use std::{
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context, Waker},
     time::Duration,
 };
@@ -30,13 +44,15 @@ use dashmap::{DashMap, mapref::entry::Entry};
 use tokio::sync::{Mutex, watch};
 
 use crate::{
-    agent::{AgentError, CallContext, Reply, SharedAgent},
+    agent::{AgentError, CallContext, Reply, SharedAgent, gate::Gate},
     clock::Clock,
-    ledger::{self, Arrival, LedgerEntry, TurnTiming},
+    ledger::{self, Arrival, LedgerEntry, Traced, TurnTiming},
     metrics::{Metrics, TurnOutcome},
-    session::{Role, SessionStore},
+    session::{Role, SessionStore, TurnInput},
     twilio::webhook::CallSid,
 };
+
+pub use speculation::{Partial, PartialOutcome};
 
 /// What a finished turn says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +73,8 @@ pub const APOLOGY: &str = "Sorry, I'm having trouble on my end. Could you say th
 /// Longest reply spoken in one `<Say>`; longer ones are cut at a sentence.
 pub const MAX_SAY_CHARS: usize = 1500;
 
-type Done = watch::Receiver<Option<Arc<Outcome>>>;
+/// Where a turn's outcome appears when it is ready.
+pub type Done = watch::Receiver<Option<Arc<Outcome>>>;
 
 struct Slot {
     /// Twilio's idempotency token of the request that started the turn.
@@ -70,6 +87,11 @@ struct Slot {
     received: Arrival,
     /// The turn's ledger entry was written.
     in_ledger: bool,
+    /// What the turn's tools share with the runner.
+    gate: Arc<Gate>,
+    /// For a turn started on partial results: how long its work had run
+    /// when the final words arrived.
+    head_start: Option<Duration>,
 }
 
 /// How a webhook joins a turn.
@@ -87,6 +109,9 @@ pub enum Begin {
 pub struct TurnRunner {
     slots: DashMap<CallSid, Slot>,
     locks: DashMap<CallSid, Arc<Mutex<()>>>,
+    speculations: speculation::Speculations,
+    /// Holding phrases given so far, to vary the next one.
+    holds_said: AtomicUsize,
 }
 
 /// Cuts `text` to at most `max` characters, at a sentence end when there is one.
@@ -104,6 +129,7 @@ pub fn fit_for_speech(text: &str, max: usize) -> &str {
 }
 
 /// Everything a turn needs, owned, for the background task.
+#[derive(Clone)]
 pub struct TurnDeps {
     /// Sessions.
     pub sessions: Arc<SessionStore>,
@@ -131,18 +157,14 @@ impl TurnRunner {
         utterance: &str,
         confidence: Option<f64>,
     ) -> Begin {
+        // Work started on the partial results becomes the turn when the
+        // final words say the same; otherwise it is dropped.
         let (tx, rx) = watch::channel(None);
-        let slot = Slot {
-            token: token.clone(),
-            utterance: utterance.to_owned(),
-            done: rx.clone(),
-            holds: 0,
-            received: deps.received,
-            in_ledger: false,
-        };
-        match self.slots.entry(call_sid.clone()) {
-            Entry::Occupied(mut current) => {
-                let c = current.get();
+        let ordinary = Arc::new(Gate::confirmed());
+        let adopted = {
+            let entry = self.slots.entry(call_sid.clone());
+            if let Entry::Occupied(c) = &entry {
+                let c = c.get();
                 let finished = c.done.borrow().clone();
                 let same_token = token.is_some() && c.token == token;
                 match finished {
@@ -152,24 +174,67 @@ impl TurnRunner {
                     Some(outcome) if same_token => return Begin::Replay(outcome),
                     _ => {}
                 }
-                current.insert(slot);
             }
-            Entry::Vacant(v) => {
-                v.insert(slot);
+            let adopted = self.speculations.take(&deps.metrics, call_sid, utterance);
+            let (done, gate, head_start) = match &adopted {
+                Some(a) => (a.done.clone(), Arc::clone(&a.gate), Some(a.head_start)),
+                None => (rx, Arc::clone(&ordinary), None),
+            };
+            entry.insert(Slot {
+                token,
+                utterance: utterance.to_owned(),
+                done,
+                holds: 0,
+                received: deps.received,
+                in_ledger: false,
+                gate,
+                head_start,
+            });
+            adopted
+        };
+        match adopted {
+            Some(a) => {
+                a.gate
+                    .confirm(&deps.sessions, call_sid, utterance, confidence);
+                Begin::Started(a.done)
+            }
+            None => {
+                deps.sessions
+                    .record(call_sid, Role::User, utterance, confidence);
+                let done = tx.subscribe();
+                self.spawn_turn(deps, call_sid, ordinary, tx);
+                Begin::Started(done)
             }
         }
-        deps.sessions
-            .record(call_sid, Role::User, utterance, confidence);
-        let lock = Arc::clone(
+    }
+
+    /// The call's turn lock.
+    fn lock(&self, call_sid: &CallSid) -> Arc<Mutex<()>> {
+        Arc::clone(
             self.locks
                 .entry(call_sid.clone())
                 .or_insert_with(|| Arc::new(Mutex::new(())))
                 .value(),
-        );
+        )
+    }
+
+    /// Starts an ordinary turn (its words are final) on the transcript as
+    /// it stands.
+    fn spawn_turn(
+        &self,
+        deps: TurnDeps,
+        call_sid: &CallSid,
+        gate: Arc<Gate>,
+        tx: watch::Sender<Option<Arc<Outcome>>>,
+    ) {
+        let lock = self.lock(call_sid);
         let sid = call_sid.clone();
         let mut turn = Box::pin(async move {
             let _one_at_a_time = lock.lock().await;
-            let outcome = run_turn(&deps, &sid).await;
+            let input = deps.sessions.turn_input(&sid, deps.agent.history_window());
+            let ((result, agent_time), traced) =
+                ledger::trace(run_agent(&deps, &sid, input, gate)).await;
+            let outcome = finish_turn(&deps, &sid, result, traced, agent_time);
             // Nobody may be waiting any more; the transcript has it anyway.
             let _ = tx.send(Some(Arc::new(outcome)));
         });
@@ -180,7 +245,35 @@ impl TurnRunner {
         if turn.as_mut().poll(&mut cx).is_pending() {
             tokio::spawn(turn);
         }
-        Begin::Started(rx)
+    }
+
+    /// Twilio's partial transcript of what the caller is saying: may start
+    /// (or restart) a speculative turn on it. Answers at once.
+    pub fn partial(
+        &self,
+        deps: TurnDeps,
+        call_sid: &CallSid,
+        partial: &Partial<'_>,
+    ) -> PartialOutcome {
+        let running = self
+            .slots
+            .get(call_sid)
+            .is_some_and(|s| s.done.borrow().is_none());
+        if running {
+            return PartialOutcome::Ignored;
+        }
+        let lock = self.lock(call_sid);
+        self.speculations.partial(deps, call_sid, partial, lock)
+    }
+
+    /// The holding phrase for the call's current turn: about the calendar
+    /// when the turn has been at it, and a different one each time.
+    pub fn holding_phrase(&self, call_sid: &CallSid) -> &'static str {
+        let calendar = self
+            .slots
+            .get(call_sid)
+            .is_some_and(|s| s.gate.used_calendar());
+        hold::phrase(calendar, self.holds_said.fetch_add(1, Ordering::Relaxed))
     }
 
     /// The call's current turn, to continue waiting for it.
@@ -209,6 +302,7 @@ impl TurnRunner {
             slot.received,
             &outcome.timing,
             slot.holds > 0,
+            slot.head_start,
         ))
     }
 
@@ -216,12 +310,14 @@ impl TurnRunner {
     pub fn forget(&self, call_sid: &CallSid) {
         self.slots.remove(call_sid);
         self.locks.remove(call_sid);
+        self.speculations.forget(call_sid);
     }
 
     /// Drops the slots of calls that are no longer live.
     pub fn retain_live(&self, sessions: &SessionStore) {
         self.slots.retain(|sid, _| sessions.is_live(sid));
         self.locks.retain(|sid, _| sessions.is_live(sid));
+        self.speculations.retain_live(sessions);
     }
 
     /// Calls with a slot (for tests and metrics).
@@ -251,11 +347,16 @@ pub async fn wait(mut done: Done, budget: Duration) -> Option<Arc<Outcome>> {
     }
 }
 
-/// One turn: ask the agent, record what it said. Its tools record what
-/// they did as they run. The turn's deadline is the only one: when it
-/// passes, the agent's work is dropped and the caller hears one apology.
-async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
-    let input = deps.sessions.turn_input(sid, deps.agent.history_window());
+/// Asks the agent for the reply to the last caller words in `input`,
+/// within the turn's one deadline: when it passes, the agent's work is
+/// dropped. Its tools record what they did (through `gate`) as they run.
+/// Run it inside [`ledger::trace`] to see what it waited for.
+async fn run_agent(
+    deps: &TurnDeps,
+    sid: &CallSid,
+    input: TurnInput,
+    gate: Arc<Gate>,
+) -> (Result<Reply, AgentError>, Duration) {
     let started = tokio::time::Instant::now();
     let deadline = started + deps.deadline;
     let ctx = CallContext {
@@ -265,14 +366,23 @@ async fn run_turn(deps: &TurnDeps, sid: &CallSid) -> Outcome {
         memory: input.memory,
         deadline,
         sessions: Arc::clone(&deps.sessions),
+        gate,
     };
-    let (result, traced) = ledger::trace(tokio::time::timeout_at(
-        deadline,
-        deps.agent.reply(&ctx, &input.history),
-    ))
-    .await;
-    let result = result.unwrap_or(Err(AgentError::Timeout));
-    let agent_time = started.elapsed();
+    let result = tokio::time::timeout_at(deadline, deps.agent.reply(&ctx, &input.history))
+        .await
+        .unwrap_or(Err(AgentError::Timeout));
+    (result, started.elapsed())
+}
+
+/// Records what the agent said (or the one apology when it failed) and
+/// counts the turn. Only for a turn whose words are final.
+fn finish_turn(
+    deps: &TurnDeps,
+    sid: &CallSid,
+    result: Result<Reply, AgentError>,
+    traced: Traced,
+    agent_time: Duration,
+) -> Outcome {
     let (reply, outcome) = match result {
         Ok(reply) => {
             deps.sessions.set_memory(sid, reply.memory.clone());

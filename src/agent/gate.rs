@@ -1,0 +1,175 @@
+//! What a turn's agent and tools share with the turn runner while the turn
+//! runs: whether the caller's words are final yet, and what the turn is
+//! doing.
+//!
+//! A turn started on Twilio's partial results (a speculative turn) runs
+//! before the caller has finished. Until the final transcript confirms the
+//! words ([`Gate::confirm`]), the turn may read (model requests, free
+//! times, the caller's own appointments) but:
+//!
+//! - nothing with a side effect runs: the tools wait in [`Gate::cleared`]
+//!   before booking, moving, cancelling, taking a message, transferring or
+//!   ending the call;
+//! - nothing reaches the transcript: tool records are held here and written
+//!   after the caller's words when the turn is confirmed, in the order they
+//!   were made, or forgotten when it is dropped ([`Gate::drop_turn`]).
+//!
+//! An ordinary turn's gate is confirmed from the start, so these cost one
+//! uncontended lock per record. The gate also tells the turn runner whether
+//! the turn has been at the calendar, so the holding phrase fits
+//! ([`Gate::used_calendar`]).
+//!
+//! Safe to share: the state and the held records sit behind one short
+//! synchronous lock, never held across an `.await`; confirmation writes the
+//! held records under that lock, so a record made at the same moment cannot
+//! overtake them.
+
+use std::sync::{
+    Mutex,
+    atomic::{AtomicBool, Ordering},
+};
+
+use tokio::sync::watch;
+
+use crate::{
+    session::{Role, SessionStore, ToolCall},
+    twilio::webhook::CallSid,
+};
+
+/// Where a turn's words stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Started on partial results; the final transcript has not come.
+    Pending,
+    /// The final transcript says the same: the turn is the caller's turn.
+    Confirmed,
+    /// The final transcript differed (or the call ended): drop the work.
+    Dropped,
+}
+
+/// One turn's gate (see the module docs).
+#[derive(Debug)]
+pub struct Gate {
+    standing: watch::Sender<Standing>,
+    held: Mutex<Vec<ToolCall>>,
+    calendar: AtomicBool,
+}
+
+impl Gate {
+    /// The gate of an ordinary turn: its words are final.
+    pub fn confirmed() -> Self {
+        Self::new(Standing::Confirmed)
+    }
+
+    /// The gate of a turn started on partial results.
+    pub fn pending() -> Self {
+        Self::new(Standing::Pending)
+    }
+
+    fn new(standing: Standing) -> Self {
+        Self {
+            standing: watch::Sender::new(standing),
+            held: Mutex::new(Vec::new()),
+            calendar: AtomicBool::new(false),
+        }
+    }
+
+    /// Where the turn's words stand now.
+    pub fn standing(&self) -> Standing {
+        *self.standing.borrow()
+    }
+
+    /// Waits until the words are final; `false` when the turn was dropped
+    /// instead (nothing with a side effect may run then).
+    pub async fn cleared(&self) -> bool {
+        let mut rx = self.standing.subscribe();
+        match rx.wait_for(|s| *s != Standing::Pending).await {
+            Ok(s) => *s == Standing::Confirmed,
+            Err(_) => false,
+        }
+    }
+
+    /// Waits until the turn is dropped (never returns for a confirmed turn).
+    pub async fn dropped(&self) {
+        let mut rx = self.standing.subscribe();
+        if rx.wait_for(|s| *s == Standing::Dropped).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Records a tool call in the transcript, or holds it until the words
+    /// are confirmed; a dropped turn's records are forgotten.
+    pub fn record_tool(&self, sessions: &SessionStore, call_sid: &CallSid, call: ToolCall) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        match self.standing() {
+            Standing::Confirmed => sessions.record_tool(call_sid, call),
+            Standing::Pending => held.push(call),
+            Standing::Dropped => {}
+        }
+    }
+
+    /// The final transcript says the same: records the caller's words, then
+    /// the tool calls held so far, and lets side effects run. `false` when
+    /// the turn had already been dropped (nothing is recorded then).
+    pub fn confirm(
+        &self,
+        sessions: &SessionStore,
+        call_sid: &CallSid,
+        words: &str,
+        confidence: Option<f64>,
+    ) -> bool {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if self.standing() != Standing::Pending {
+            return self.standing() == Standing::Confirmed;
+        }
+        sessions.record(call_sid, Role::User, words, confidence);
+        for call in held.drain(..) {
+            sessions.record_tool(call_sid, call);
+        }
+        self.standing.send_replace(Standing::Confirmed);
+        true
+    }
+
+    /// Drops a pending turn: its held records are forgotten and its work
+    /// stops at its next wait. A confirmed turn is not affected.
+    pub fn drop_turn(&self) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if self.standing() == Standing::Pending {
+            held.clear();
+            self.standing.send_replace(Standing::Dropped);
+        }
+    }
+
+    /// The turn started a calendar tool.
+    pub fn note_calendar(&self) {
+        self.calendar.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the turn has been at the calendar (for the holding phrase).
+    pub fn used_calendar(&self) -> bool {
+        self.calendar.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_confirmed_gate_clears_at_once_and_a_dropped_one_never_does() {
+        assert!(Gate::confirmed().cleared().await);
+        let g = std::sync::Arc::new(Gate::pending());
+        let waiting = tokio::spawn({
+            let g = std::sync::Arc::clone(&g);
+            async move { g.cleared().await }
+        });
+        tokio::task::yield_now().await;
+        g.drop_turn();
+        assert!(!waiting.await.unwrap());
+        assert_eq!(g.standing(), Standing::Dropped);
+        // A confirmed gate is never dropped.
+        let g = Gate::confirmed();
+        g.drop_turn();
+        assert_eq!(g.standing(), Standing::Confirmed);
+    }
+}
