@@ -16,8 +16,8 @@
 //!
 //! An ordinary turn's gate is confirmed from the start, so these cost one
 //! uncontended lock per record. The gate also tells the turn runner whether
-//! the turn has been at the calendar, so the holding phrase fits
-//! ([`Gate::used_calendar`]).
+//! a calendar tool is running right now, so the holding phrase fits
+//! ([`Gate::at_calendar`]).
 //!
 //! Safe to share: the state and the held records sit behind one short
 //! synchronous lock, never held across an `.await`; confirmation writes the
@@ -26,7 +26,7 @@
 
 use std::sync::{
     Mutex,
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicU32, Ordering},
 };
 
 use tokio::sync::watch;
@@ -52,7 +52,8 @@ pub enum Standing {
 pub struct Gate {
     standing: watch::Sender<Standing>,
     held: Mutex<Vec<ToolCall>>,
-    calendar: AtomicBool,
+    /// Calendar tool calls running now.
+    calendar: AtomicU32,
 }
 
 impl Gate {
@@ -70,7 +71,7 @@ impl Gate {
         Self {
             standing: watch::Sender::new(standing),
             held: Mutex::new(Vec::new()),
-            calendar: AtomicBool::new(false),
+            calendar: AtomicU32::new(0),
         }
     }
 
@@ -140,14 +141,26 @@ impl Gate {
         }
     }
 
-    /// The turn started a calendar tool.
-    pub fn note_calendar(&self) {
-        self.calendar.store(true, Ordering::Relaxed);
+    /// A calendar tool call starts; it counts as running until the
+    /// returned guard is dropped.
+    pub fn calendar_call(&self) -> CalendarCall<'_> {
+        self.calendar.fetch_add(1, Ordering::Relaxed);
+        CalendarCall(self)
     }
 
-    /// Whether the turn has been at the calendar (for the holding phrase).
-    pub fn used_calendar(&self) -> bool {
-        self.calendar.load(Ordering::Relaxed)
+    /// Whether a calendar tool is running now (for the holding phrase).
+    pub fn at_calendar(&self) -> bool {
+        self.calendar.load(Ordering::Relaxed) > 0
+    }
+}
+
+/// A running calendar tool call (see [`Gate::calendar_call`]).
+#[must_use]
+pub struct CalendarCall<'a>(&'a Gate);
+
+impl Drop for CalendarCall<'_> {
+    fn drop(&mut self) {
+        self.0.calendar.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -171,5 +184,17 @@ mod tests {
         let g = Gate::confirmed();
         g.drop_turn();
         assert_eq!(g.standing(), Standing::Confirmed);
+    }
+
+    #[test]
+    fn a_calendar_call_counts_while_it_runs() {
+        let g = Gate::confirmed();
+        assert!(!g.at_calendar());
+        let one = g.calendar_call();
+        let two = g.calendar_call();
+        drop(one);
+        assert!(g.at_calendar());
+        drop(two);
+        assert!(!g.at_calendar());
     }
 }

@@ -2,7 +2,7 @@
 //! phrase that fits what the turn is doing, varied so it does not sound
 //! canned.
 
-/// While the turn is at the calendar (free times, a booking, a change).
+/// While a calendar tool runs (free times, a booking, a change).
 const CALENDAR: &[&str] = &[
     "Let me check the calendar.",
     "Let me look at the calendar.",
@@ -12,8 +12,9 @@ const CALENDAR: &[&str] = &[
 /// Otherwise.
 const OTHER: &[&str] = &["One moment.", "Just a moment.", "One moment, please."];
 
-/// The `n`th holding phrase for a turn that has (or has not) been at the
-/// calendar; consecutive `n` give different phrases.
+/// The `n`th holding phrase for a turn with (or without) a calendar tool
+/// running; consecutive `n` give different phrases. Short: the caller hears
+/// all of it before the reply.
 pub fn phrase(calendar: bool, n: usize) -> &'static str {
     let list = if calendar { CALENDAR } else { OTHER };
     list[n % list.len()]

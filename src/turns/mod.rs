@@ -267,12 +267,12 @@ impl TurnRunner {
     }
 
     /// The holding phrase for the call's current turn: about the calendar
-    /// when the turn has been at it, and a different one each time.
+    /// while a calendar tool runs, and a different one each time.
     pub fn holding_phrase(&self, call_sid: &CallSid) -> &'static str {
         let calendar = self
             .slots
             .get(call_sid)
-            .is_some_and(|s| s.gate.used_calendar());
+            .is_some_and(|s| s.gate.at_calendar());
         hold::phrase(calendar, self.holds_said.fetch_add(1, Ordering::Relaxed))
     }
 

@@ -16,11 +16,75 @@ const FILLERS: &[&str] = &[
 /// Words dropped only at the start of an utterance ("so, can I …").
 const LEADING_FILLERS: &[&str] = &["like", "so", "well", "oh", "okay", "ok"];
 
-/// Words after which a request is not finished ("book me for tomorrow and").
+/// Words after which a request is not finished ("book me for tomorrow
+/// and", "do you have", "can I book"): conjunctions, prepositions,
+/// articles, pronouns and auxiliaries that need what follows.
 const TRAILING_CONNECTIVES: &[&str] = &[
-    "and", "or", "but", "so", "because", "then", "the", "a", "an", "to", "at", "for", "with", "on",
-    "in", "of", "my", "is", "are", "about", "from", "if", "that", "which", "what", "i", "i'm",
-    "im", "we", "your", "our", "this", "can", "could", "would", "like",
+    "and",
+    "or",
+    "but",
+    "so",
+    "because",
+    "then",
+    "the",
+    "a",
+    "an",
+    "to",
+    "at",
+    "for",
+    "with",
+    "on",
+    "in",
+    "of",
+    "my",
+    "is",
+    "are",
+    "was",
+    "were",
+    "am",
+    "be",
+    "about",
+    "from",
+    "if",
+    "that",
+    "which",
+    "what",
+    "when",
+    "where",
+    "who",
+    "how",
+    "why",
+    "i",
+    "im",
+    "we",
+    "you",
+    "me",
+    "your",
+    "our",
+    "this",
+    "can",
+    "could",
+    "would",
+    "will",
+    "do",
+    "does",
+    "did",
+    "have",
+    "has",
+    "had",
+    "want",
+    "need",
+    "like",
+    "any",
+    "some",
+    "anything",
+    "something",
+    "book",
+    "schedule",
+    "get",
+    "make",
+    "theres",
+    "there",
 ];
 
 /// Fewest words a partial request needs before work starts on it.
@@ -108,6 +172,14 @@ mod tests {
             "trailing conjunction"
         );
         assert!(!ok("I would like to book for", Some(0.95)));
+        assert!(
+            !ok("What time do you", Some(0.95)),
+            "an auxiliary and a pronoun"
+        );
+        assert!(!ok("Do you have anything", Some(0.95)));
+        assert!(!ok("Can I book", Some(0.95)));
+        assert!(ok("What time do you open", Some(0.95)));
+        assert!(ok("Can I book a cleaning", Some(0.95)));
         assert!(!ok("um uh", None));
     }
 }

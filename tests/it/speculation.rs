@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use wiremock::MockServer;
 
 use crate::{
+    fake_google::FakeGoogle,
     helpers::{TestApp, sid, spoken},
     llm::{app_with_model, bodies, mount_once, start, text, tool_calls},
 };
@@ -245,10 +246,25 @@ async fn without_speculation_a_slow_model_means_a_short_hold_then_the_reply() {
 }
 
 #[tokio::test]
-async fn a_turn_at_the_calendar_is_held_with_a_calendar_phrase() {
+async fn a_turn_held_while_a_calendar_tool_runs_hears_a_calendar_phrase() {
     let model = MockServer::start().await;
+    let google = FakeGoogle::start().await;
+    google.state.lock().unwrap().freebusy_delay = Some(Duration::from_millis(1500));
     let dir = tempfile::tempdir().unwrap();
-    let app = app_with_model(&model, dir.path(), &[("HOLD_AFTER_MS", "300")]).await;
+    let creds = google.credentials(dir.path());
+    let url = google.calendar_url();
+    let app = app_with_model(
+        &model,
+        dir.path(),
+        &[
+            ("HOLD_AFTER_MS", "300"),
+            ("USE_MOCK_CALENDAR", "false"),
+            ("GOOGLE_APPLICATION_CREDENTIALS", creds.to_str().unwrap()),
+            ("GOOGLE_CALENDAR_ID", "clinic@example.com"),
+            ("GOOGLE_CALENDAR_BASE_URL", &url),
+        ],
+    )
+    .await;
     mount_once(
         &model,
         tool_calls(
@@ -261,11 +277,7 @@ async fn a_turn_at_the_calendar_is_held_with_a_calendar_phrase() {
         ),
     )
     .await;
-    mount_once(
-        &model,
-        text("Monday has 9 AM and 10 AM free.").set_delay(Duration::from_millis(1500)),
-    )
-    .await;
+    mount_once(&model, text("Monday has 9 AM and 10 AM free.")).await;
     let call = sid(4);
     start(&app, &call).await;
     let held = app.say(&call, "What do you have free on Monday?").await;

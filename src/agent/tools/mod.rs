@@ -311,9 +311,6 @@ impl Tools {
                 return (done, value);
             }
         };
-        if request.uses_calendar() {
-            ctx.gate.note_calendar();
-        }
         // Nothing that changes anything runs before the caller's words are
         // final (a turn started on partial results waits here).
         if request.waits_for_final_words() && !ctx.gate.cleared().await {
@@ -321,6 +318,7 @@ impl Tools {
             let value = self.to_json(&done);
             return (done, value);
         }
+        let _at_calendar = request.uses_calendar().then(|| ctx.gate.calendar_call());
         if !request.has_side_effect() {
             let done = self.act(ctx, request).await;
             let value = self.to_json(&done);
