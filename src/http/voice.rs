@@ -398,6 +398,7 @@ impl VoiceApi {
             .or_else(|| form.digits.as_deref().and_then(keypad_words))
             .unwrap_or_default();
         if speech.is_empty() {
+            state.turns.no_words(&state.metrics, sid);
             let silent = sessions.note_silence(sid);
             if silent >= config.voice.max_silent_turns {
                 let text = "I haven't heard anything, so I'll end the call now. \

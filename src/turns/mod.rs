@@ -266,6 +266,13 @@ impl TurnRunner {
         self.speculations.partial(deps, call_sid, partial, lock)
     }
 
+    /// The final transcript came without words (silence, or an unknown
+    /// key): whatever was started on partial results is dropped.
+    pub fn no_words(&self, metrics: &Metrics, call_sid: &CallSid) {
+        // No speculation works on an empty request, so this only drops.
+        let _ = self.speculations.take(metrics, call_sid, "");
+    }
+
     /// The holding phrase for the call's current turn: about the calendar
     /// while a calendar tool runs, and a different one each time.
     pub fn holding_phrase(&self, call_sid: &CallSid) -> &'static str {

@@ -479,3 +479,47 @@ async fn a_caller_who_keeps_talking_restarts_the_speculation_once_per_change() {
         "1"
     );
 }
+
+#[tokio::test]
+async fn a_final_transcript_without_words_drops_the_speculation() {
+    let model = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_model(&model, dir.path(), &[]).await;
+    mount_once(
+        &model,
+        tool_calls(
+            None,
+            &[(
+                "call_b",
+                "book_appointment",
+                json!({"start": "2026-11-23T14:00", "name": "Ada Lovelace"}),
+            )],
+        ),
+    )
+    .await;
+    mount_once(&model, text("Are you open on Monday? Yes.")).await;
+    let call = sid(8);
+    start(&app, &call).await;
+    partial(
+        &app,
+        &call,
+        0,
+        "Book me Monday at 2 PM, I'm Ada Lovelace",
+        "0.95",
+    )
+    .await;
+    requests_reach(&model, 1).await;
+    let reprompt = app
+        .twiml("/voice/process-speech", &[("CallSid", call.as_str())])
+        .await;
+    assert!(spoken(&reprompt).contains("didn't hear"), "{reprompt}");
+    assert_eq!(
+        metric(&app, "frontdesk_speculations_total{result=\"miss\"}").await,
+        "1"
+    );
+    assert_eq!(appointments(&app).await["appointments"], json!([]));
+    // The call's next words are not stuck behind the dropped work.
+    let answer = app.say(&call, "Are you open on Monday?").await;
+    assert_eq!(spoken(&answer), "Are you open on Monday? Yes.");
+    assert_eq!(appointments(&app).await["appointments"], json!([]));
+}
