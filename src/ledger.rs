@@ -138,6 +138,21 @@ pub struct LedgerEntry {
     /// (0 for an ordinary turn): the time speculation saved, at most.
     #[serde(default)]
     pub head_start_ms: f64,
+    /// Speculations started on this utterance's partial results and
+    /// dropped (the words changed, or the final words differed): what
+    /// speculation cost this turn, about one model request each.
+    #[serde(default)]
+    pub speculations_dropped: u32,
+}
+
+/// What speculation did for one turn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Speculated {
+    /// For a turn started on partial results: how long its work had run
+    /// when the final words arrived.
+    pub head_start: Option<Duration>,
+    /// Speculations dropped on the way.
+    pub dropped: u32,
 }
 
 /// How a finished turn's timings are handed from the turn to the webhook
@@ -171,14 +186,13 @@ impl Arrival {
 
 impl LedgerEntry {
     /// The entry for a turn that arrived at `arrival`, was timed as
-    /// `timing`, and is answered now; `head_start` is how long its work had
-    /// run on partial results when the final words arrived (`None`: an
-    /// ordinary turn).
+    /// `timing`, and is answered now; `speculated` is what work on its
+    /// partial results did.
     pub fn answered(
         arrival: Arrival,
         timing: &TurnTiming,
         held: bool,
-        head_start: Option<Duration>,
+        speculated: Speculated,
     ) -> Self {
         let total = arrival.instant.elapsed();
         Self {
@@ -192,8 +206,9 @@ impl LedgerEntry {
             replied_at: arrival.at
                 + chrono::Duration::from_std(total).unwrap_or(chrono::Duration::zero()),
             total_ms: millis(total),
-            speculative: head_start.is_some(),
-            head_start_ms: head_start.map_or(0.0, millis),
+            speculative: speculated.head_start.is_some(),
+            head_start_ms: speculated.head_start.map_or(0.0, millis),
+            speculations_dropped: speculated.dropped,
         }
     }
 }
@@ -246,6 +261,7 @@ mod tests {
             total_ms,
             speculative: false,
             head_start_ms: 0.0,
+            speculations_dropped: 0,
         }
     }
 

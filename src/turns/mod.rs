@@ -46,7 +46,7 @@ use tokio::sync::{Mutex, watch};
 use crate::{
     agent::{AgentError, CallContext, Reply, SharedAgent, gate::Gate},
     clock::Clock,
-    ledger::{self, Arrival, LedgerEntry, Traced, TurnTiming},
+    ledger::{self, Arrival, LedgerEntry, Speculated, Traced, TurnTiming},
     metrics::{Metrics, TurnOutcome},
     session::{Role, SessionStore, TurnInput},
     twilio::webhook::CallSid,
@@ -89,9 +89,8 @@ struct Slot {
     in_ledger: bool,
     /// What the turn's tools share with the runner.
     gate: Arc<Gate>,
-    /// For a turn started on partial results: how long its work had run
-    /// when the final words arrived.
-    head_start: Option<Duration>,
+    /// What work on the utterance's partial results did.
+    speculated: Speculated,
 }
 
 /// How a webhook joins a turn.
@@ -175,7 +174,8 @@ impl TurnRunner {
                     _ => {}
                 }
             }
-            let adopted = self.speculations.take(&deps.metrics, call_sid, utterance);
+            let taken = self.speculations.take(&deps.metrics, call_sid, utterance);
+            let adopted = taken.adopted;
             let (done, gate, head_start) = match &adopted {
                 Some(a) => (a.done.clone(), Arc::clone(&a.gate), Some(a.head_start)),
                 None => (rx, Arc::clone(&ordinary), None),
@@ -188,7 +188,10 @@ impl TurnRunner {
                 received: deps.received,
                 in_ledger: false,
                 gate,
-                head_start,
+                speculated: Speculated {
+                    head_start,
+                    dropped: taken.dropped,
+                },
             });
             adopted
         };
@@ -270,7 +273,7 @@ impl TurnRunner {
     /// key): whatever was started on partial results is dropped.
     pub fn no_words(&self, metrics: &Metrics, call_sid: &CallSid) {
         // No speculation works on an empty request, so this only drops.
-        let _ = self.speculations.take(metrics, call_sid, "");
+        self.speculations.take(metrics, call_sid, "");
     }
 
     /// The holding phrase for the call's current turn: about the calendar
@@ -309,7 +312,7 @@ impl TurnRunner {
             slot.received,
             &outcome.timing,
             slot.holds > 0,
-            slot.head_start,
+            slot.speculated,
         ))
     }
 

@@ -103,6 +103,16 @@ struct CallState {
     /// The normalised words of the last final transcript: late partials of
     /// it start nothing.
     last_final: String,
+    /// Speculations dropped during the current utterance.
+    dropped: u32,
+}
+
+/// What the final words found.
+pub(super) struct Taken {
+    /// The speculation that became the turn, if one did.
+    pub(super) adopted: Option<Adopted>,
+    /// Speculations dropped during the utterance (this one included).
+    pub(super) dropped: u32,
 }
 
 /// A speculation that became the turn.
@@ -153,6 +163,7 @@ impl Speculations {
             Some(r) => {
                 r.gate.drop_turn();
                 deps.metrics.speculation(SpeculationResult::Miss);
+                state.dropped += 1;
                 true
             }
             None => false,
@@ -168,31 +179,38 @@ impl Speculations {
     /// The final words arrived: the running speculation, when it worked on
     /// the same words; otherwise it is dropped. Either way the next partial
     /// results belong to a new utterance.
-    pub(super) fn take(
-        &self,
-        metrics: &Metrics,
-        call_sid: &CallSid,
-        utterance: &str,
-    ) -> Option<Adopted> {
-        let mut state = self.calls.get_mut(call_sid)?;
+    pub(super) fn take(&self, metrics: &Metrics, call_sid: &CallSid, utterance: &str) -> Taken {
+        let Some(mut state) = self.calls.get_mut(call_sid) else {
+            return Taken {
+                adopted: None,
+                dropped: 0,
+            };
+        };
         let key = words::normalise(utterance);
         state.last_sequence = None;
         let running = state.running.take();
         state.last_final = key;
-        let running = running?;
-        if running.key != state.last_final {
-            running.gate.drop_turn();
-            metrics.speculation(SpeculationResult::Miss);
-            return None;
-        }
-        let head_start = running.started.elapsed();
-        metrics.speculation(SpeculationResult::Hit);
-        metrics.speculation_head_start(head_start);
-        Some(Adopted {
-            gate: running.gate,
-            done: running.done,
-            head_start,
-        })
+        let mut dropped = std::mem::take(&mut state.dropped);
+        let adopted = match running {
+            Some(r) if r.key == state.last_final => {
+                let head_start = r.started.elapsed();
+                metrics.speculation(SpeculationResult::Hit);
+                metrics.speculation_head_start(head_start);
+                Some(Adopted {
+                    gate: r.gate,
+                    done: r.done,
+                    head_start,
+                })
+            }
+            Some(r) => {
+                r.gate.drop_turn();
+                metrics.speculation(SpeculationResult::Miss);
+                dropped += 1;
+                None
+            }
+            None => None,
+        };
+        Taken { adopted, dropped }
     }
 
     /// The call ended: its speculation is dropped.

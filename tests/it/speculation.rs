@@ -409,6 +409,9 @@ async fn different_final_words_drop_the_speculation_and_nothing_it_asked_for_hap
         metric(&app, "frontdesk_speculation_wasted_llm_requests_total").await,
         "1"
     );
+    let entry = &session(&app, &call).await["ledger"][0];
+    assert_eq!(entry["speculative"], false, "{entry}");
+    assert_eq!(entry["speculations_dropped"], 1, "{entry}");
 }
 
 #[tokio::test]
@@ -478,6 +481,9 @@ async fn a_caller_who_keeps_talking_restarts_the_speculation_once_per_change() {
         metric(&app, "frontdesk_speculations_total{result=\"miss\"}").await,
         "1"
     );
+    let entry = &session(&app, &call).await["ledger"][0];
+    assert_eq!(entry["speculative"], true, "{entry}");
+    assert_eq!(entry["speculations_dropped"], 1, "{entry}");
 }
 
 #[tokio::test]

@@ -180,6 +180,10 @@ pub struct LedgerEntryView {
     /// How long that work had run when the final words arrived (0 for an
     /// ordinary turn): what speculation saved, at most.
     pub head_start_ms: f64,
+    /// Speculations started on this utterance's partial results and
+    /// dropped (the words changed or the final words differed): what
+    /// speculation cost, about one model request each.
+    pub speculations_dropped: u32,
 }
 
 /// A call's turn latencies in brief. Durations are milliseconds.
@@ -210,6 +214,7 @@ impl From<&LedgerEntry> for LedgerEntryView {
             total_ms: e.total_ms,
             speculative: e.speculative,
             head_start_ms: e.head_start_ms,
+            speculations_dropped: e.speculations_dropped,
         }
     }
 }
@@ -328,6 +333,7 @@ impl Example for LedgerEntryView {
             total_ms: 2.9,
             speculative: false,
             head_start_ms: 0.0,
+            speculations_dropped: 0,
         }
     }
 }
