@@ -147,7 +147,9 @@ pub struct TurnDeps {
 impl TurnRunner {
     /// Starts the turn for `utterance`, or joins the one it repeats: the
     /// same idempotency `token` (Twilio's retry), or the same utterance while
-    /// the turn is still running.
+    /// the turn is still running. When work started on the partial results
+    /// worked on the same words, that work becomes the turn (finished or
+    /// not); any other speculation is dropped first.
     pub fn begin(
         &self,
         deps: TurnDeps,
