@@ -127,9 +127,14 @@ pub fn settings(config: &Config) -> Vec<(&'static str, String)> {
             c.voice.silence_threshold_seconds.to_string(),
         ),
         (
+            "HOLD_AFTER_MS",
+            c.voice.first_wait().as_millis().to_string(),
+        ),
+        (
             "TURN_BUDGET_MS",
             c.voice.turn_budget.as_millis().to_string(),
         ),
+        ("SPECULATIVE_TURNS", c.voice.speculative_turns.to_string()),
         (
             "SESSION_IDLE_TIMEOUT_SECONDS",
             c.sessions.idle_timeout.as_secs().to_string(),

@@ -209,9 +209,22 @@ pub struct VoiceConfig {
     pub turn_budget: Duration,
     /// `MAX_HOLDS` (default `3`): holding phrases for one turn before an apology.
     pub max_holds: u32,
+    /// `HOLD_AFTER_MS` (default `250`): how long the webhook with the
+    /// caller's final words waits for the reply before a short holding
+    /// phrase; never more than `TURN_BUDGET_MS`.
+    pub hold_after: Duration,
+    /// `SPECULATIVE_TURNS` (default `true`): start the agent's work on
+    /// Twilio's partial results while the caller is still talking.
+    pub speculative_turns: bool,
 }
 
 impl VoiceConfig {
+    /// How long the webhook with the caller's words waits before a holding
+    /// phrase: `HOLD_AFTER_MS`, at most `TURN_BUDGET_MS`.
+    pub fn first_wait(&self) -> Duration {
+        self.hold_after.min(self.turn_budget)
+    }
+
     /// How long `/voice/continue` waits: two and a half budgets, at most 11 s,
     /// well inside Twilio's 15 s.
     pub fn continue_wait(&self) -> Duration {
@@ -223,9 +236,16 @@ impl VoiceConfig {
     /// turn's own answer (its reply, or its one apology). The turn runner
     /// gives the agent exactly this long; model retries fit inside it.
     pub fn turn_deadline(&self) -> Duration {
-        let waited = self.turn_budget + self.continue_wait() * self.max_holds;
-        let margin = (self.turn_budget / 4).min(Duration::from_millis(500));
-        waited - margin
+        let waited = self.first_wait() + self.continue_wait() * self.max_holds;
+        let last_wait = if self.max_holds == 0 {
+            self.first_wait()
+        } else {
+            self.continue_wait()
+        };
+        let margin = (self.turn_budget / 4)
+            .min(Duration::from_millis(500))
+            .min(last_wait / 4);
+        waited.saturating_sub(margin)
     }
 }
 
@@ -576,6 +596,8 @@ impl Config {
             }),
             turn_budget: Duration::from_millis(r.number("TURN_BUDGET_MS", 4000u64, 100, 10_000)),
             max_holds: r.number("MAX_HOLDS", 3u32, 0, 10),
+            hold_after: Duration::from_millis(r.number("HOLD_AFTER_MS", 250u64, 0, 10_000)),
+            speculative_turns: r.bool("SPECULATIVE_TURNS", true),
         };
 
         let call_mode = r.parsed("CALL_MODE", CallMode::Gather, |raw| {

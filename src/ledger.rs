@@ -25,6 +25,7 @@ use crate::{clock::Clock, metrics::LlmFailure};
 /// What one turn spent waiting on the outside world.
 #[derive(Debug, Default)]
 pub struct TurnTrace {
+    llm_started: Cell<u32>,
     llm_requests: Cell<u32>,
     llm_retries: Cell<u32>,
     llm_errors: [Cell<u32>; LlmFailure::ALL.len()],
@@ -36,6 +37,9 @@ pub struct TurnTrace {
 /// A finished trace's figures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Traced {
+    /// Model requests started, finished or not (a dropped speculative
+    /// turn's cost).
+    pub llm_started: u32,
     /// Model requests sent (retries included).
     pub llm_requests: u32,
     /// Of those, sent again after a failure.
@@ -60,6 +64,7 @@ pub async fn trace<T>(work: impl Future<Output = T>) -> (T, Traced) {
         .scope(TurnTrace::default(), async {
             let out = work.await;
             let traced = TRACE.with(|t| Traced {
+                llm_started: t.llm_started.get(),
                 llm_requests: t.llm_requests.get(),
                 llm_retries: t.llm_retries.get(),
                 llm_errors: std::array::from_fn(|i| t.llm_errors[i].get()),
@@ -70,6 +75,11 @@ pub async fn trace<T>(work: impl Future<Output = T>) -> (T, Traced) {
             (out, traced)
         })
         .await
+}
+
+/// A model request is being sent.
+pub fn llm_started() {
+    let _ = TRACE.try_with(|t| t.llm_started.set(t.llm_started.get() + 1));
 }
 
 /// A model request took `took` (`retry`: it repeats a failed one) and
@@ -120,6 +130,29 @@ pub struct LedgerEntry {
     pub replied_at: DateTime<Utc>,
     /// From arrival to reply.
     pub total_ms: f64,
+    /// Whether the reply came from work started on Twilio's partial
+    /// results, before the caller's final words arrived.
+    #[serde(default)]
+    pub speculative: bool,
+    /// How long that work had been running when the final words arrived
+    /// (0 for an ordinary turn): the time speculation saved, at most.
+    #[serde(default)]
+    pub head_start_ms: f64,
+    /// Speculations started on this utterance's partial results and
+    /// dropped (the words changed, or the final words differed): what
+    /// speculation cost this turn, about one model request each.
+    #[serde(default)]
+    pub speculations_dropped: u32,
+}
+
+/// What speculation did for one turn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Speculated {
+    /// For a turn started on partial results: how long its work had run
+    /// when the final words arrived.
+    pub head_start: Option<Duration>,
+    /// Speculations dropped on the way.
+    pub dropped: u32,
 }
 
 /// How a finished turn's timings are handed from the turn to the webhook
@@ -153,9 +186,21 @@ impl Arrival {
 
 impl LedgerEntry {
     /// The entry for a turn that arrived at `arrival`, was timed as
-    /// `timing`, and is answered now.
-    pub fn answered(arrival: Arrival, timing: &TurnTiming, held: bool) -> Self {
-        Self::answered_after(arrival.at, arrival.instant.elapsed(), timing, held)
+    /// `timing`, and is answered now; `speculated` is what work on its
+    /// partial results did.
+    pub fn answered(
+        arrival: Arrival,
+        timing: &TurnTiming,
+        held: bool,
+        speculated: Speculated,
+    ) -> Self {
+        Self::answered_after(
+            arrival.at,
+            arrival.instant.elapsed(),
+            timing,
+            held,
+            speculated,
+        )
     }
 
     /// The entry for a turn that arrived at `received_at` (perhaps on
@@ -165,6 +210,7 @@ impl LedgerEntry {
         total: Duration,
         timing: &TurnTiming,
         held: bool,
+        speculated: Speculated,
     ) -> Self {
         Self {
             received_at,
@@ -177,6 +223,9 @@ impl LedgerEntry {
             replied_at: received_at
                 + chrono::Duration::from_std(total).unwrap_or(chrono::Duration::zero()),
             total_ms: millis(total),
+            speculative: speculated.head_start.is_some(),
+            head_start_ms: speculated.head_start.map_or(0.0, millis),
+            speculations_dropped: speculated.dropped,
         }
     }
 }
@@ -227,6 +276,9 @@ mod tests {
             held,
             replied_at: Utc::now(),
             total_ms,
+            speculative: false,
+            head_start_ms: 0.0,
+            speculations_dropped: 0,
         }
     }
 
@@ -252,6 +304,7 @@ mod tests {
         assert_eq!(
             traced,
             Traced {
+                llm_started: 0,
                 llm_requests: 2,
                 llm_retries: 1,
                 llm_errors: [1, 0, 0],

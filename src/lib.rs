@@ -11,8 +11,11 @@
 //! - [`session`]: live calls (in this process, or in Redis behind the
 //!   [`session::LiveCalls`] seam), ended calls in a persisted log.
 //! - [`turns`]: each caller turn runs in the background within Twilio's clock
-//!   (holding phrase and redirect when slow; retries never run twice; with
-//!   Redis, its lock and outcome are shared so any instance can answer).
+//!   (a short, fitting holding phrase and a redirect when slow; retries never
+//!   run twice; with Redis, its lock and outcome are shared so any instance
+//!   can answer), possibly started early on Twilio's partial results
+//!   ([`turns::speculation`]; side effects wait for the final words through
+//!   [`agent::gate`]).
 //! - [`shared`]: the Redis connection instances share (`REDIS_URL`).
 //! - [`agent`]: the [`agent::Agent`] seam, the built-in rules agent, the LLM
 //!   agent, and the calendar tools both use.

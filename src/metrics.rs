@@ -80,6 +80,16 @@ label_values!(
 );
 
 label_values!(
+    /// What became of a turn started on partial results.
+    SpeculationResult {
+        /// The final words said the same: it became the turn.
+        Hit = "hit",
+        /// The final words differed (or kept changing): it was dropped.
+        Miss = "miss",
+    }
+);
+
+label_values!(
     /// Why the caller heard an apology.
     Apology {
         /// The agent failed (the model or the calendar behind it).
@@ -209,6 +219,11 @@ struct AnswerLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SpeculationLabels {
+    result: SpeculationResult,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct ApologyLabels {
     reason: Apology,
 }
@@ -269,6 +284,9 @@ pub struct Metrics {
     turn_latency: [Histogram; 2],
     agent_latency: Histogram,
     holds: Counter,
+    speculations: [Counter; 2],
+    speculation_wasted: Counter,
+    speculation_head_start: Counter<f64, std::sync::atomic::AtomicU64>,
     apologies: [Counter; 2],
     llm_requests: Counter,
     llm_retries: Counter,
@@ -330,6 +348,24 @@ impl Metrics {
             "holds",
             "Holding phrases spoken while a reply was not ready",
             holds.clone(),
+        );
+        let speculations = Family::<SpeculationLabels, Counter>::default();
+        registry.register(
+            "speculations",
+            "Turns started on partial results, by what became of them",
+            speculations.clone(),
+        );
+        let speculation_wasted = Counter::default();
+        registry.register(
+            "speculation_wasted_llm_requests",
+            "Model requests sent for speculative turns that were dropped",
+            speculation_wasted.clone(),
+        );
+        let speculation_head_start = Counter::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "speculation_head_start_seconds",
+            "Time kept speculative turns had already worked when the final words arrived",
+            speculation_head_start.clone(),
         );
         let apologies = Family::<ApologyLabels, Counter>::default();
         registry.register(
@@ -401,6 +437,11 @@ impl Metrics {
             turn_latency: handles(&turn_latency, Answer::ALL, |answer| AnswerLabels { answer }),
             agent_latency,
             holds,
+            speculations: handles(&speculations, SpeculationResult::ALL, |result| {
+                SpeculationLabels { result }
+            }),
+            speculation_wasted,
+            speculation_head_start,
             apologies: handles(&apologies, Apology::ALL, |reason| ApologyLabels { reason }),
             llm_requests,
             llm_retries,
@@ -440,6 +481,21 @@ impl Metrics {
     /// The caller heard a holding phrase.
     pub fn held(&self) {
         self.holds.inc();
+    }
+
+    /// A speculative turn was kept or dropped.
+    pub fn speculation(&self, result: SpeculationResult) {
+        self.speculations[result as usize].inc();
+    }
+
+    /// A dropped speculative turn had sent `requests` model requests.
+    pub fn speculation_wasted(&self, requests: u32) {
+        self.speculation_wasted.inc_by(u64::from(requests));
+    }
+
+    /// A kept speculative turn had worked `head_start` before the final words.
+    pub fn speculation_head_start(&self, head_start: Duration) {
+        self.speculation_head_start.inc_by(head_start.as_secs_f64());
     }
 
     /// A held turn was given up: the caller heard an apology.
@@ -522,6 +578,9 @@ mod tests {
         m.appointment(AppointmentChange::Booked);
         m.call_ended("no-answer");
         m.call_ended("something new");
+        m.speculation(SpeculationResult::Hit);
+        m.speculation_wasted(2);
+        m.speculation_head_start(Duration::from_millis(500));
         m.llm(&Traced {
             llm_requests: 3,
             llm_retries: 1,
@@ -557,6 +616,16 @@ mod tests {
         );
         assert!(
             text.contains("frontdesk_turn_latency_seconds_bucket{answer=\"hold\",le=\"0.5\"} 0\n")
+        );
+        assert!(
+            text.contains("frontdesk_speculations_total{result=\"hit\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("frontdesk_speculations_total{result=\"miss\"} 0\n"));
+        assert!(text.contains("frontdesk_speculation_wasted_llm_requests_total 2\n"));
+        assert!(
+            text.contains("frontdesk_speculation_head_start_seconds_total 0.5\n"),
+            "{text}"
         );
         // Label sets exist before anything happened, so rates start at zero.
         assert!(text.contains("frontdesk_twilio_errors_total{operation=\"redirect\"} 0\n"));

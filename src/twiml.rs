@@ -54,6 +54,10 @@ pub struct Gather {
     pub action_on_empty_result: bool,
     /// `numDigits`: with keypad input, this many keys end the gather.
     pub num_digits: Option<u32>,
+    /// `partialResultCallback`: the absolute URL Twilio posts partial
+    /// transcripts to while the caller is still talking (with
+    /// `partialResultCallbackMethod="POST"`).
+    pub partial_result_callback: Option<String>,
     /// Nested `<Say>` verbs (spoken while listening, so the caller can barge in).
     pub say: Vec<Say>,
 }
@@ -202,6 +206,11 @@ fn write_verb(w: &mut Writer<Vec<u8>>, verb: &Verb) -> quick_xml::Result<()> {
             if let Some(digits) = &digits {
                 el = el.with_attribute(("numDigits", digits.as_str()));
             }
+            if let Some(url) = &g.partial_result_callback {
+                el = el
+                    .with_attribute(("partialResultCallback", xml_safe(url).as_ref()))
+                    .with_attribute(("partialResultCallbackMethod", "POST"));
+            }
             if g.say.is_empty() {
                 el.write_empty()?;
             } else {
@@ -297,6 +306,7 @@ mod tests {
             language: "en-US".into(),
             action_on_empty_result: true,
             num_digits: None,
+            partial_result_callback: None,
             say: vec![],
         }
     }
@@ -377,6 +387,24 @@ mod tests {
         ), "{xml}");
         assert!(
             xml.contains("input=\"speech dtmf\"") && xml.contains("numDigits=\"1\""),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_gather_asks_for_partial_results_by_post() {
+        let xml = Response::new()
+            .gather(Gather {
+                partial_result_callback: Some(
+                    "https://x.example/voice/partial-speech?a=1&b=2".into(),
+                ),
+                ..gather()
+            })
+            .to_xml();
+        assert!(
+            xml.contains(
+                r#"actionOnEmptyResult="true" partialResultCallback="https://x.example/voice/partial-speech?a=1&amp;b=2" partialResultCallbackMethod="POST"/>"#
+            ),
             "{xml}"
         );
     }

@@ -280,6 +280,7 @@ impl LlmAgent {
             }
             let until = deadline.min(now + REQUEST_TIMEOUT);
             let chat = self.client.chat();
+            ledger::llm_started();
             let sent = Instant::now();
             let answer =
                 tokio::time::timeout_at(until, chat.create_byot::<_, ChatResponse>(&request)).await;
@@ -374,6 +375,11 @@ impl Agent for LlmAgent {
     /// bounds the prompt on very long calls.
     fn history_window(&self) -> usize {
         80
+    }
+
+    /// A model takes long enough that starting on partial results pays.
+    fn speculates(&self) -> bool {
+        true
     }
 
     async fn reply(&self, call: &CallContext, history: &[Turn]) -> Result<Reply, AgentError> {

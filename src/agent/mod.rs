@@ -7,6 +7,7 @@
 //! apology. Agents reach the calendar only through [`tools::Tools`], which
 //! acts for the caller on the line and records what it did.
 
+pub mod gate;
 pub mod llm;
 pub mod rules;
 pub mod speech;
@@ -40,6 +41,9 @@ pub struct CallContext {
     pub deadline: Instant,
     /// The call's session, where tool calls are recorded.
     pub sessions: Arc<SessionStore>,
+    /// Whether the caller's words are final (side effects wait for them)
+    /// and what the turn is doing; see [`gate`].
+    pub gate: Arc<gate::Gate>,
 }
 
 impl CallContext {
@@ -50,6 +54,7 @@ impl CallContext {
             caller: self.caller.clone(),
             now: self.now,
             sessions: Arc::clone(&self.sessions),
+            gate: Arc::clone(&self.gate),
         }
     }
 }
@@ -121,6 +126,12 @@ pub trait Agent: Send + Sync {
     /// those are copied out of the session for a turn.
     fn history_window(&self) -> usize {
         usize::MAX
+    }
+
+    /// Whether starting a turn on partial results can save the caller any
+    /// time. The built-in agent answers at once, so it does not.
+    fn speculates(&self) -> bool {
+        false
     }
 }
 

@@ -388,6 +388,8 @@ where
                 caller: deps.sessions.caller(call_sid).await,
                 now: (deps.clock)(),
                 sessions: Arc::clone(&deps.sessions),
+                // The voice agent hands over only what the caller said in full.
+                gate: Arc::new(crate::agent::gate::Gate::confirmed()),
             };
             for f in functions.into_iter().filter(|f| f.client_side) {
                 let result = deps

@@ -26,7 +26,7 @@ use crate::{
     metrics::Answer,
     session::{Role, StatusOutcome, StatusUpdate},
     state::AppState,
-    turns::{self, Begin, Outcome, TurnDeps},
+    turns::{self, Begin, Outcome, Partial, TurnDeps},
     twilio::{
         number::CallerIdentity,
         webhook::{CallSid, Direction, RawForm, VoiceWebhook, WebhookError, mask_number},
@@ -84,6 +84,12 @@ pub struct VoiceForm {
     pub dial_call_status: Option<String>,
     /// The caller's call, on the answering leg of a transfer (the whisper).
     pub parent_call_sid: Option<String>,
+    /// Everything heard so far, still changing (on `/voice/partial-speech`).
+    pub unstable_speech_result: Option<String>,
+    /// The part of the partial transcript unlikely to change.
+    pub stable_speech_result: Option<String>,
+    /// How stable the partial transcript is, 0.0 to 1.0.
+    pub stability: Option<String>,
 }
 
 impl Example for VoiceForm {
@@ -182,6 +188,7 @@ pub fn say_and_listen(config: &Config, text: &str) -> twiml::Response {
         speech_timeout: "auto".into(),
         language: config.voice.speech_language.clone(),
         action_on_empty_result: true,
+        partial_result_callback: Some(config.public_url.join("/voice/partial-speech")),
         say: vec![say(config, text)],
     })
 }
@@ -237,9 +244,9 @@ fn keypad_words(digits: &str) -> Option<&'static str> {
 }
 
 /// A short holding phrase, then back to `/voice/continue` for the reply.
-fn hold(config: &Config) -> twiml::Response {
+fn hold(config: &Config, phrase: &str) -> twiml::Response {
     twiml::Response::new()
-        .say(say(config, "One moment, please."))
+        .say(say(config, phrase))
         .redirect(config.public_url.join("/voice/continue"))
 }
 
@@ -256,6 +263,18 @@ pub fn is_machine(answered_by: &str) -> bool {
 pub struct VoiceApi;
 
 impl VoiceApi {
+    /// What a turn of `sid` needs, for the words that arrived at `received`.
+    fn turn_deps(state: &AppState, received: Arrival) -> TurnDeps {
+        TurnDeps {
+            sessions: Arc::clone(&state.sessions),
+            agent: Arc::clone(&state.agent),
+            clock: Arc::clone(&state.clock),
+            deadline: state.config.voice.turn_deadline(),
+            metrics: Arc::clone(&state.metrics),
+            received,
+        }
+    }
+
     /// Writes the turn's latency ledger entry, the first time its reply goes out.
     async fn to_ledger(state: &AppState, sid: &CallSid, outcome: &Arc<Outcome>) {
         if let Some(entry) = state.turns.answered(sid, outcome, (state.clock)()).await {
@@ -397,6 +416,7 @@ impl VoiceApi {
             .or_else(|| form.digits.as_deref().and_then(keypad_words))
             .unwrap_or_default();
         if speech.is_empty() {
+            state.turns.no_words(&state.metrics, sid);
             let silent = sessions.note_silence(sid).await;
             if silent >= config.voice.max_silent_turns {
                 let text = "I haven't heard anything, so I'll end the call now. \
@@ -415,14 +435,7 @@ impl VoiceApi {
             return Ok(TwimlResponse::xml(&say_and_listen(config, text)));
         }
 
-        let deps = TurnDeps {
-            sessions: Arc::clone(&state.sessions),
-            agent: Arc::clone(&state.agent),
-            clock: Arc::clone(&state.clock),
-            deadline: config.voice.turn_deadline(),
-            metrics: Arc::clone(&state.metrics),
-            received,
-        };
+        let deps = Self::turn_deps(&state, received);
         let done = match state
             .turns
             .begin(deps, sid, idempotency_token, speech, hook.confidence)
@@ -431,7 +444,7 @@ impl VoiceApi {
             Begin::Replay(outcome) => return Ok(TwimlResponse::xml(&answer(config, &outcome))),
             Begin::Started(done) | Begin::Joined(done) => done,
         };
-        let (doc, answered) = match turns::wait(done, config.voice.turn_budget).await {
+        let (doc, answered) = match turns::wait(done, config.voice.first_wait()).await {
             Some(outcome) => {
                 Self::to_ledger(&state, sid, &outcome).await;
                 (answer(config, &outcome), Answer::Reply)
@@ -439,12 +452,48 @@ impl VoiceApi {
             None => {
                 state.turns.note_hold(sid).await;
                 state.metrics.held();
-                (hold(config), Answer::Hold)
+                let phrase = state.turns.holding_phrase(sid);
+                (hold(config, phrase), Answer::Hold)
             }
         };
         let response = TwimlResponse::xml(&doc);
         state.metrics.answered(answered, received.instant.elapsed());
         Ok(response)
+    }
+
+    /// Twilio's partial transcript while the caller is still talking.
+    ///
+    /// The partialResultCallback of every speech Gather. Answered at once;
+    /// may start the turn's work early (SPECULATIVE_TURNS), which counts
+    /// only when the final words say the same.
+    #[oai(path = "/voice/partial-speech", method = "post")]
+    async fn partial_speech(
+        &self,
+        state: Data<&AppState>,
+        form: Form<VoiceForm>,
+    ) -> Result<StatusResponse, Rejection> {
+        let hook = form.parse()?;
+        let sid = &hook.call_sid;
+        let speculate = state.config.voice.speculative_turns
+            && state.agent.speculates()
+            && state.sessions.is_live(sid).await;
+        if !speculate {
+            return Ok(StatusResponse::NoContent);
+        }
+        let partial = Partial {
+            sequence: hook.sequence,
+            stable: form.stable_speech_result.as_deref(),
+            unstable: form.unstable_speech_result.as_deref(),
+            stability: form
+                .stability
+                .as_deref()
+                .and_then(|s| s.trim().parse::<f64>().ok())
+                .filter(|s| s.is_finite()),
+        };
+        let deps = Self::turn_deps(&state, Arrival::now(&state.clock));
+        let outcome = state.turns.partial(deps, sid, &partial);
+        tracing::debug!(call_sid = %sid, ?outcome, sequence = ?partial.sequence, "partial result");
+        Ok(StatusResponse::NoContent)
     }
 
     /// Where a held turn continues: Twilio follows the Redirect of a
@@ -480,7 +529,7 @@ impl VoiceApi {
                 }
                 None => {
                     state.metrics.held();
-                    TwimlResponse::xml(&hold(config))
+                    TwimlResponse::xml(&hold(config, state.turns.holding_phrase(sid)))
                 }
             },
         )

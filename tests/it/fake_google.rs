@@ -26,6 +26,8 @@ pub struct FakeState {
     /// Answer freeBusy with a per-calendar error.
     pub freebusy_error: Option<String>,
     pub tokens_issued: u32,
+    /// Answer freeBusy this much later (a slow calendar).
+    pub freebusy_delay: Option<std::time::Duration>,
 }
 
 #[derive(Clone)]
@@ -91,7 +93,11 @@ fn token(state: Data<&Shared>) -> Json<Value> {
 }
 
 #[handler]
-fn freebusy(req: &Request, state: Data<&Shared>, Json(body): Json<Value>) -> Response {
+async fn freebusy(req: &Request, state: Data<&Shared>, Json(body): Json<Value>) -> Response {
+    let delay = state.lock().unwrap().freebusy_delay;
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     if let Some(r) = gate(req, &state, &body) {
         return r;
     }

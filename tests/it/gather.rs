@@ -25,7 +25,7 @@ async fn outbound_call_runs_several_turns_then_goodbye_then_completed() {
         .await;
     assert!(spoken(&answer).contains("Acme Dental"), "{answer}");
     let gather = format!(
-        r#"<Gather input="speech dtmf" action="{PUBLIC_URL}/voice/process-speech" method="POST" timeout="6" speechTimeout="auto" language="en-GB" actionOnEmptyResult="true" numDigits="1">"#
+        r#"<Gather input="speech dtmf" action="{PUBLIC_URL}/voice/process-speech" method="POST" timeout="6" speechTimeout="auto" language="en-GB" actionOnEmptyResult="true" numDigits="1" partialResultCallback="{PUBLIC_URL}/voice/partial-speech" partialResultCallbackMethod="POST">"#
     );
     assert!(answer.contains(&gather), "{answer}");
     assert!(

@@ -23,4 +23,5 @@ mod redis_engine;
 mod scheduling;
 mod security;
 mod sessions;
+mod speculation;
 mod stream;

@@ -109,6 +109,7 @@ impl Caller {
             memory: self.memory.take(),
             deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(10),
             sessions: self.sessions.clone(),
+            gate: std::sync::Arc::new(crate::agent::gate::Gate::confirmed()),
         };
         let reply = self.agent.reply(&ctx, &history).await.unwrap();
         self.memory = reply.memory.clone();

@@ -152,6 +152,25 @@ impl Request {
         )
     }
 
+    /// Whether it reads or changes the calendar.
+    pub fn uses_calendar(&self) -> bool {
+        matches!(
+            self,
+            Self::CheckAvailability { .. }
+                | Self::Book { .. }
+                | Self::Find { .. }
+                | Self::Reschedule { .. }
+                | Self::Cancel { .. }
+        )
+    }
+
+    /// Whether it must wait for the caller's final words: everything but
+    /// reading (free times, the caller's own appointments). Ending the call
+    /// and transferring it change the call, so they wait too.
+    pub fn waits_for_final_words(&self) -> bool {
+        !matches!(self, Self::CheckAvailability { .. } | Self::Find { .. })
+    }
+
     /// The arguments as JSON text.
     pub fn arguments(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())

@@ -43,7 +43,7 @@ pub use self::{
     args::{ArgError, Request, Target, format_local},
     schema::{TOOL_NAMES, ToolDef, definitions},
 };
-use super::speech;
+use super::{gate::Gate, speech};
 use crate::{
     calendar::{Appointment, CalendarError, Details, Outcome, Refusal, Scheduler},
     messages::{Message, MessageBook, NewMessage},
@@ -80,6 +80,9 @@ pub struct ToolContext {
     pub now: DateTime<Utc>,
     /// Where tool calls are recorded and side effects counted.
     pub sessions: Arc<SessionStore>,
+    /// The turn's gate: side effects wait until the caller's words are
+    /// final, and records are held until then.
+    pub gate: Arc<Gate>,
 }
 
 /// Why a tool call did not do what it was asked; the text is for the model.
@@ -119,6 +122,10 @@ pub enum ToolError {
     /// The message could not be stored.
     #[error("the message could not be saved right now; apologise and ask the caller to call back")]
     MessagesUnavailable,
+    /// The caller had not finished speaking; nothing was done (the turn
+    /// this belonged to is being dropped, so no model sees it).
+    #[error("the caller had not finished speaking; nothing was done")]
+    NotFinal,
 }
 
 /// What a tool call came to.
@@ -304,6 +311,14 @@ impl Tools {
                 return (done, value);
             }
         };
+        // Nothing that changes anything runs before the caller's words are
+        // final (a turn started on partial results waits here).
+        if request.waits_for_final_words() && !ctx.gate.cleared().await {
+            let done = Done::Failed(ToolError::NotFinal);
+            let value = self.to_json(&done);
+            return (done, value);
+        }
+        let _at_calendar = request.uses_calendar().then(|| ctx.gate.calendar_call());
         if !request.has_side_effect() {
             let done = self.act(ctx, request).await;
             let value = self.to_json(&done);
@@ -698,8 +713,9 @@ async fn record(
 ) {
     let result = RawValue::from_string(result.to_string())
         .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("valid JSON"));
-    ctx.sessions
+    ctx.gate
         .record_tool(
+            &ctx.sessions,
             &ctx.call_sid,
             ToolCall {
                 id,
@@ -762,6 +778,7 @@ mod tests {
                 // Monday 2026-11-23, 8 AM in New York.
                 now: Utc.with_ymd_and_hms(2026, 11, 23, 13, 0, 0).unwrap(),
                 sessions: Arc::clone(&self.sessions),
+                gate: Arc::new(Gate::confirmed()),
             }
         }
 
@@ -1081,5 +1098,90 @@ mod tests {
             .filter(|t| t.effect == Some(Effect::Booked))
             .count();
         assert_eq!((booked, recorded), (1, 1), "the booking and its record");
+    }
+
+    #[tokio::test]
+    async fn before_the_final_words_reading_runs_unrecorded_and_booking_waits() {
+        let b = bench();
+        let mut ctx = b.call(40, Some("+14155550100"));
+        let gate = Arc::new(Gate::pending());
+        ctx.gate = Arc::clone(&gate);
+        let free = b
+            .run(&ctx, "check_availability", json!({"date": "2026-11-23"}))
+            .await;
+        assert_eq!(free["open"], true, "{free}");
+        let history = |b: &Bench| {
+            b.sessions
+                .snapshot(&ctx.call_sid)
+                .unwrap()
+                .conversation_history
+        };
+        assert!(
+            history(&b).is_empty(),
+            "nothing recorded before the final words"
+        );
+        let booking = {
+            let (tools, ctx) = (b.tools.clone(), ctx.clone());
+            tokio::spawn(async move {
+                let args = json!({"start": "2026-11-23T14:00", "name": "Ada Lovelace"});
+                tools
+                    .dispatch(&ctx, "call_book", "book_appointment", &args.to_string())
+                    .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(
+            !booking.is_finished(),
+            "the booking waits for the final words"
+        );
+        assert!(history(&b).is_empty());
+        assert!(gate.confirm(&b.sessions, &ctx.call_sid, "Book me at 2.", Some(0.9)));
+        let booked = booking.await.unwrap();
+        assert_eq!(booked.value["booked"], true, "{}", booked.value);
+        let h = history(&b);
+        let roles: Vec<_> = h
+            .iter()
+            .map(|t| (t.role, t.tool.as_ref().map(|c| c.name.clone())))
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                (Role::User, None),
+                (Role::Tool, Some("check_availability".to_owned())),
+                (Role::Tool, Some("book_appointment".to_owned())),
+            ]
+        );
+        assert_eq!(&*h[0].content, "Book me at 2.");
+    }
+
+    #[tokio::test]
+    async fn a_dropped_turn_books_nothing_and_leaves_no_trace() {
+        let b = bench();
+        let mut ctx = b.call(41, Some("+14155550100"));
+        let gate = Arc::new(Gate::pending());
+        ctx.gate = Arc::clone(&gate);
+        let booking = {
+            let (tools, ctx) = (b.tools.clone(), ctx.clone());
+            tokio::spawn(async move {
+                let args = json!({"start": "2026-11-23T15:00", "name": "Ada Lovelace"});
+                tools
+                    .dispatch(&ctx, "call_book", "book_appointment", &args.to_string())
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        gate.drop_turn();
+        let r = booking.await.unwrap();
+        assert_eq!(r.value["ok"], false, "{}", r.value);
+        let after = b
+            .sessions
+            .snapshot(&ctx.call_sid)
+            .unwrap()
+            .conversation_history;
+        assert!(after.is_empty(), "{after:?}");
+        let mut ctx2 = ctx.clone();
+        ctx2.gate = Arc::new(Gate::confirmed());
+        let mine = b.run(&ctx2, "find_appointments", json!({})).await;
+        assert_eq!(mine["appointments"], json!([]), "{mine}");
     }
 }

@@ -174,6 +174,16 @@ pub struct LedgerEntryView {
     pub replied_at: DateTime<Utc>,
     /// From the webhook's arrival to the reply: what the caller waited.
     pub total_ms: f64,
+    /// Whether the reply came from work started on Twilio's partial
+    /// results, before the caller's final words (`SPECULATIVE_TURNS`).
+    pub speculative: bool,
+    /// How long that work had run when the final words arrived (0 for an
+    /// ordinary turn): what speculation saved, at most.
+    pub head_start_ms: f64,
+    /// Speculations started on this utterance's partial results and
+    /// dropped (the words changed or the final words differed): what
+    /// speculation cost, about one model request each.
+    pub speculations_dropped: u32,
 }
 
 /// A call's turn latencies in brief. Durations are milliseconds.
@@ -202,6 +212,9 @@ impl From<&LedgerEntry> for LedgerEntryView {
             held: e.held,
             replied_at: e.replied_at,
             total_ms: e.total_ms,
+            speculative: e.speculative,
+            head_start_ms: e.head_start_ms,
+            speculations_dropped: e.speculations_dropped,
         }
     }
 }
@@ -318,6 +331,9 @@ impl Example for LedgerEntryView {
             held: false,
             replied_at: example_time("15:00:06"),
             total_ms: 2.9,
+            speculative: false,
+            head_start_ms: 0.0,
+            speculations_dropped: 0,
         }
     }
 }

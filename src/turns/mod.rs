@@ -1,30 +1,44 @@
 //! Running the agent's turns within Twilio's clock.
 //!
 //! Twilio gives a webhook about 15 seconds. A turn therefore runs in a
-//! background task, and the webhook only waits for it up to a budget; when
-//! the reply is not ready, the caller hears a short holding phrase and
-//! Twilio is redirected to `/voice/continue`, which picks up the *same*
-//! running turn (keyed by CallSid) and waits again, a bounded number of
-//! times.
+//! background task, and the webhook only waits for it up to a short
+//! budget; when the reply is not ready, the caller hears a short holding
+//! phrase that fits the work ([`hold`]) and Twilio is redirected to
+//! `/voice/continue`, which picks up the *same* running turn (keyed by
+//! CallSid) and waits again, a bounded number of times.
+//!
+//! A turn may also start before the caller's final words, on Twilio's
+//! partial results ([`speculation`]): when the final transcript says the
+//! same, that work becomes the turn; otherwise it is dropped.
 //!
 //! Guarantees:
 //! - one call never runs two turns at once: each call has an async lock that
-//!   a turn holds while the agent works, so a later turn starts from the
-//!   finished transcript;
+//!   a turn (or a speculation) holds while the agent works, so a later turn
+//!   starts from the finished transcript;
 //! - a retried webhook does not run the turn (and its tools) again: a
 //!   request with the same `I-Twilio-Idempotency-Token` gets the same reply,
 //!   and one with the same utterance while the turn is still running joins
 //!   it;
 //! - the turn's reply is recorded in the session even when no webhook is
-//!   left waiting for it.
+//!   left waiting for it;
+//! - nothing a speculation does reaches the transcript, the calendar or the
+//!   call before the final words confirm it (see [`crate::agent::gate`]).
 //!
-//! Memory: one slot per live call, dropped when the call ends.
+//! Memory: one slot and at most one speculation per live call, dropped when
+//! the call ends. All of it is keyed by CallSid, behind this one seam.
+
+pub mod hold;
+pub mod speculation;
+pub mod words;
 
 mod shared;
 
 use std::{
     future::Future,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context, Waker},
     time::Duration,
 };
@@ -35,15 +49,16 @@ use dashmap::{DashMap, mapref::entry::Entry};
 use tokio::sync::{Mutex, watch};
 
 use crate::{
-    agent::{AgentError, CallContext, Reply, SharedAgent},
+    agent::{AgentError, CallContext, Reply, SharedAgent, gate::Gate},
     clock::Clock,
-    ledger::{self, Arrival, LedgerEntry, TurnTiming},
+    ledger::{self, Arrival, LedgerEntry, Speculated, Traced, TurnTiming},
     metrics::{Metrics, TurnOutcome},
-    session::{Role, SessionStore},
+    session::{Role, SessionStore, TurnInput},
     twilio::webhook::CallSid,
 };
 
 pub use shared::TurnLocks;
+pub use speculation::{Partial, PartialOutcome};
 
 /// What a finished turn says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +91,8 @@ pub const APOLOGY: &str = "Sorry, I'm having trouble on my end. Could you say th
 /// Longest reply spoken in one `<Say>`; longer ones are cut at a sentence.
 pub const MAX_SAY_CHARS: usize = 1500;
 
-type Done = watch::Receiver<Option<Arc<Outcome>>>;
+/// Where a turn's outcome appears when it is ready.
+pub type Done = watch::Receiver<Option<Arc<Outcome>>>;
 
 struct Slot {
     /// The turn's id in the shared store (`REDIS_URL`), if any.
@@ -91,6 +107,10 @@ struct Slot {
     received: Arrival,
     /// The turn's ledger entry was written.
     in_ledger: bool,
+    /// What the turn's tools share with the runner.
+    gate: Arc<Gate>,
+    /// What work on the utterance's partial results did.
+    speculated: Speculated,
 }
 
 /// How a webhook joins a turn.
@@ -114,6 +134,9 @@ pub struct TurnRunner {
     slots: DashMap<CallSid, Slot>,
     locks: DashMap<CallSid, Arc<Mutex<()>>>,
     shared: Option<Arc<TurnLocks>>,
+    speculations: speculation::Speculations,
+    /// Holding phrases given so far, to vary the next one.
+    holds_said: AtomicUsize,
 }
 
 /// Cuts `text` to at most `max` characters, at a sentence end when there is one.
@@ -131,6 +154,7 @@ pub fn fit_for_speech(text: &str, max: usize) -> &str {
 }
 
 /// Everything a turn needs, owned, for the background task.
+#[derive(Clone)]
 pub struct TurnDeps {
     /// Sessions.
     pub sessions: Arc<SessionStore>,
@@ -168,7 +192,9 @@ impl TurnRunner {
 
     /// Starts the turn for `utterance`, or joins the one it repeats: the
     /// same idempotency `token` (Twilio's retry), or the same utterance while
-    /// the turn is still running.
+    /// the turn is still running. When work started on the partial results
+    /// worked on the same words, that work becomes the turn (finished or
+    /// not); any other speculation is dropped first.
     pub async fn begin(
         &self,
         deps: TurnDeps,
@@ -183,19 +209,14 @@ impl TurnRunner {
                 .begin_shared(locks, deps, call_sid, token, utterance, confidence)
                 .await;
         }
+        // Work started on the partial results becomes the turn when the
+        // final words say the same; otherwise it is dropped.
         let (tx, rx) = watch::channel(None);
-        let slot = Slot {
-            id: None,
-            token: token.clone(),
-            utterance: utterance.to_owned(),
-            done: rx.clone(),
-            holds: 0,
-            received: deps.received,
-            in_ledger: false,
-        };
-        match self.slots.entry(call_sid.clone()) {
-            Entry::Occupied(mut current) => {
-                let c = current.get();
+        let ordinary = Arc::new(Gate::confirmed());
+        let adopted = {
+            let entry = self.slots.entry(call_sid.clone());
+            if let Entry::Occupied(c) = &entry {
+                let c = c.get();
                 let finished = c.done.borrow().clone();
                 let same_token = token.is_some() && c.token == token;
                 match finished {
@@ -205,30 +226,113 @@ impl TurnRunner {
                     Some(outcome) if same_token => return Begin::Replay(outcome),
                     _ => {}
                 }
-                current.insert(slot);
             }
-            Entry::Vacant(v) => {
-                v.insert(slot);
+            let taken = self.speculations.take(&deps.metrics, call_sid, utterance);
+            let adopted = taken.adopted;
+            let (done, gate, head_start) = match &adopted {
+                Some(a) => (a.done.clone(), Arc::clone(&a.gate), Some(a.head_start)),
+                None => (rx, Arc::clone(&ordinary), None),
+            };
+            entry.insert(Slot {
+                id: None,
+                token,
+                utterance: utterance.to_owned(),
+                done,
+                holds: 0,
+                received: deps.received,
+                in_ledger: false,
+                gate,
+                speculated: Speculated {
+                    head_start,
+                    dropped: taken.dropped,
+                },
+            });
+            adopted
+        };
+        match adopted {
+            Some(a) => {
+                a.gate
+                    .confirm(&deps.sessions, call_sid, utterance, confidence)
+                    .await;
+                Begin::Started(a.done)
+            }
+            None => {
+                let done = tx.subscribe();
+                let words = (utterance.to_owned(), confidence);
+                self.spawn_turn(deps, call_sid, ordinary, tx, words);
+                Begin::Started(done)
             }
         }
-        let lock = Arc::clone(
+    }
+
+    /// The call's turn lock.
+    fn lock(&self, call_sid: &CallSid) -> Arc<Mutex<()>> {
+        Arc::clone(
             self.locks
                 .entry(call_sid.clone())
                 .or_insert_with(|| Arc::new(Mutex::new(())))
                 .value(),
-        );
+        )
+    }
+
+    /// Starts an ordinary turn on the caller's final `words`: they go in
+    /// the transcript at once, the agent works once the call's previous
+    /// turn is done.
+    fn spawn_turn(
+        &self,
+        deps: TurnDeps,
+        call_sid: &CallSid,
+        gate: Arc<Gate>,
+        tx: watch::Sender<Option<Arc<Outcome>>>,
+        (utterance, confidence): (String, Option<f64>),
+    ) {
+        let lock = self.lock(call_sid);
         let sid = call_sid.clone();
-        let utterance = utterance.to_owned();
         run_now_or_spawn(async move {
             deps.sessions
                 .record(&sid, Role::User, &utterance, confidence)
                 .await;
             let _one_at_a_time = lock.lock().await;
-            let outcome = run_turn(&deps, &sid, None).await;
+            let outcome = run_final_turn(&deps, &sid, None, gate).await;
             // Nobody may be waiting any more; the transcript has it anyway.
             let _ = tx.send(Some(Arc::new(outcome)));
         });
-        Begin::Started(rx)
+    }
+
+    /// Twilio's partial transcript of what the caller is saying: may start
+    /// (or restart) a speculative turn on it. Answers at once.
+    pub fn partial(
+        &self,
+        deps: TurnDeps,
+        call_sid: &CallSid,
+        partial: &Partial<'_>,
+    ) -> PartialOutcome {
+        let running = self
+            .slots
+            .get(call_sid)
+            .is_some_and(|s| s.done.borrow().is_none());
+        if running {
+            return PartialOutcome::Ignored;
+        }
+        let lock = self.lock(call_sid);
+        self.speculations.partial(deps, call_sid, partial, lock)
+    }
+
+    /// The final transcript came without words (silence, or an unknown
+    /// key): whatever was started on partial results is dropped.
+    pub fn no_words(&self, metrics: &Metrics, call_sid: &CallSid) {
+        // No speculation works on an empty request, so this only drops.
+        self.speculations.take(metrics, call_sid, "");
+    }
+
+    /// The holding phrase for the call's current turn: about the calendar
+    /// while a calendar tool runs, and a different one each time.
+    pub fn holding_phrase(&self, call_sid: &CallSid) -> &'static str {
+        let calendar = self
+            .slots
+            .get(call_sid)
+            .is_some_and(|s| s.gate.at_calendar());
+        hold::phrase(calendar, self.holds_said.fetch_add(1, Ordering::Relaxed))
     }
 
     async fn begin_shared(
@@ -254,20 +358,59 @@ impl TurnRunner {
                 return Begin::Replay(Arc::new(Outcome::apology()));
             }
         };
+        // Work started here on the partial results becomes the turn when
+        // the final words say the same and no other instance runs a turn of
+        // the call; it is dropped otherwise.
+        let taken = self.speculations.take(&deps.metrics, call_sid, utterance);
+        let adopted = match taken.adopted {
+            Some(a) if locked => Some(a),
+            Some(a) => {
+                a.gate.drop_turn();
+                None
+            }
+            None => None,
+        };
         let (tx, rx) = watch::channel(None);
+        let ordinary = Arc::new(Gate::confirmed());
+        let (done, gate, head_start) = match &adopted {
+            Some(a) => (a.done.clone(), Arc::clone(&a.gate), Some(a.head_start)),
+            None => (rx.clone(), Arc::clone(&ordinary), None),
+        };
         self.slots.insert(
             call_sid.clone(),
             Slot {
                 id: Some(id.clone()),
                 token,
                 utterance: utterance.to_owned(),
-                done: rx.clone(),
+                done,
                 holds: 0,
                 received: deps.received,
                 in_ledger: false,
+                gate,
+                speculated: Speculated {
+                    head_start,
+                    dropped: taken.dropped,
+                },
             },
         );
         let sid = call_sid.clone();
+        if let Some(a) = adopted {
+            a.gate
+                .confirm(&deps.sessions, call_sid, utterance, confidence)
+                .await;
+            // Share its outcome once it is done, as any turn's.
+            let mut done = a.done.clone();
+            tokio::spawn(async move {
+                let outcome = match done.wait_for(Option::is_some).await {
+                    Ok(o) => o.clone().unwrap_or_else(|| Arc::new(Outcome::apology())),
+                    Err(_) => Arc::new(Outcome::apology()),
+                };
+                if let Err(e) = locks.finish(&sid, &id, &outcome, false).await {
+                    tracing::error!(call_sid = %sid, error = %e, "could not share a turn's outcome");
+                }
+            });
+            return Begin::Started(a.done);
+        }
         let utterance = utterance.to_owned();
         run_now_or_spawn(async move {
             // The common case: the call's lock was free, the caller's
@@ -290,7 +433,7 @@ impl TurnRunner {
                     })
                 };
             let outcome = if ours {
-                run_turn(&deps, &sid, words).await
+                run_final_turn(&deps, &sid, words, ordinary).await
             } else {
                 tracing::warn!(call_sid = %sid, "the call's previous turn never let go; apologising");
                 deps.sessions
@@ -384,6 +527,7 @@ impl TurnRunner {
                     slot.received,
                     &outcome.timing,
                     slot.holds > 0,
+                    slot.speculated,
                 ));
             }
             let (received_at, held) = locks.answered(call_sid).await.ok()??;
@@ -393,6 +537,7 @@ impl TurnRunner {
                 total,
                 &outcome.timing,
                 held,
+                Speculated::default(),
             ));
         }
         let mut slot = self.slots.get_mut(call_sid)?;
@@ -405,6 +550,7 @@ impl TurnRunner {
             slot.received,
             &outcome.timing,
             slot.holds > 0,
+            slot.speculated,
         ))
     }
 
@@ -412,6 +558,7 @@ impl TurnRunner {
     pub async fn forget(&self, call_sid: &CallSid) {
         self.slots.remove(call_sid);
         self.locks.remove(call_sid);
+        self.speculations.forget(call_sid);
         if let Some(locks) = &self.shared
             && let Err(e) = locks.forget(call_sid).await
         {
@@ -429,6 +576,7 @@ impl TurnRunner {
             }
         }
         self.locks.retain(|sid, _| self.slots.contains_key(sid));
+        self.speculations.retain_live(sessions).await;
     }
 
     /// Calls with a slot (for tests and metrics).
@@ -453,11 +601,15 @@ pub async fn wait(mut done: Done, budget: Duration) -> Option<Arc<Outcome>> {
     }
 }
 
-/// One turn: ask the agent, record what it said. Its tools record what
-/// they did as they run. The turn's deadline is the only one: when it
-/// passes, the agent's work is dropped and the caller hears one apology.
-/// `words` are the caller's, when they are not in the transcript yet.
-async fn run_turn(deps: &TurnDeps, sid: &CallSid, words: Option<(&str, Option<f64>)>) -> Outcome {
+/// A turn on the caller's final words: ask the agent, record what it
+/// said. `words` are the caller's, when they are not in the transcript yet
+/// (they go in with reading it).
+async fn run_final_turn(
+    deps: &TurnDeps,
+    sid: &CallSid,
+    words: Option<(&str, Option<f64>)>,
+    gate: Arc<Gate>,
+) -> Outcome {
     let window = deps.agent.history_window();
     let input = match words {
         Some((words, confidence)) => {
@@ -467,6 +619,21 @@ async fn run_turn(deps: &TurnDeps, sid: &CallSid, words: Option<(&str, Option<f6
         }
         None => deps.sessions.turn_input(sid, window).await,
     };
+    let memory_before = input.memory.clone();
+    let ((result, agent_time), traced) = ledger::trace(run_agent(deps, sid, input, gate)).await;
+    finish_turn(deps, sid, result, traced, agent_time, &memory_before).await
+}
+
+/// Asks the agent for the reply to the last caller words in `input`,
+/// within the turn's one deadline: when it passes, the agent's work is
+/// dropped. Its tools record what they did (through `gate`) as they run.
+/// Run it inside [`ledger::trace`] to see what it waited for.
+async fn run_agent(
+    deps: &TurnDeps,
+    sid: &CallSid,
+    input: TurnInput,
+    gate: Arc<Gate>,
+) -> (Result<Reply, AgentError>, Duration) {
     let started = tokio::time::Instant::now();
     let deadline = started + deps.deadline;
     let ctx = CallContext {
@@ -476,18 +643,29 @@ async fn run_turn(deps: &TurnDeps, sid: &CallSid, words: Option<(&str, Option<f6
         memory: input.memory,
         deadline,
         sessions: Arc::clone(&deps.sessions),
+        gate,
     };
-    let (result, traced) = ledger::trace(tokio::time::timeout_at(
-        deadline,
-        deps.agent.reply(&ctx, &input.history),
-    ))
-    .await;
-    let result = result.unwrap_or(Err(AgentError::Timeout));
-    let agent_time = started.elapsed();
+    let result = tokio::time::timeout_at(deadline, deps.agent.reply(&ctx, &input.history))
+        .await
+        .unwrap_or(Err(AgentError::Timeout));
+    (result, started.elapsed())
+}
+
+/// Records what the agent said (or the one apology when it failed), with
+/// its memory when it changed from `memory_before`, and counts the turn.
+/// Only for a turn whose words are final.
+async fn finish_turn(
+    deps: &TurnDeps,
+    sid: &CallSid,
+    result: Result<Reply, AgentError>,
+    traced: Traced,
+    agent_time: Duration,
+    memory_before: &Option<serde_json::Value>,
+) -> Outcome {
     let mut new_memory = None;
     let (reply, outcome) = match result {
         Ok(reply) => {
-            if reply.memory != ctx.memory {
+            if reply.memory != *memory_before {
                 new_memory = Some(reply.memory.clone());
             }
             let outcome = if reply.end_call {
