@@ -249,7 +249,9 @@ async fn without_speculation_a_slow_model_means_a_short_hold_then_the_reply() {
 async fn a_turn_held_while_a_calendar_tool_runs_hears_a_calendar_phrase() {
     let model = MockServer::start().await;
     let google = FakeGoogle::start().await;
-    google.state.lock().unwrap().freebusy_delay = Some(Duration::from_millis(1500));
+    // The calendar answers long after the hold budget, which is long
+    // enough for the model's first (instant) answer on a loaded machine.
+    google.state.lock().unwrap().freebusy_delay = Some(Duration::from_millis(2500));
     let dir = tempfile::tempdir().unwrap();
     let creds = google.credentials(dir.path());
     let url = google.calendar_url();
@@ -257,7 +259,7 @@ async fn a_turn_held_while_a_calendar_tool_runs_hears_a_calendar_phrase() {
         &model,
         dir.path(),
         &[
-            ("HOLD_AFTER_MS", "300"),
+            ("HOLD_AFTER_MS", "800"),
             ("USE_MOCK_CALENDAR", "false"),
             ("GOOGLE_APPLICATION_CREDENTIALS", creds.to_str().unwrap()),
             ("GOOGLE_CALENDAR_ID", "clinic@example.com"),
