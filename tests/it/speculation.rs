@@ -531,3 +531,39 @@ async fn a_final_transcript_without_words_drops_the_speculation() {
     assert_eq!(spoken(&answer), "Are you open on Monday? Yes.");
     assert_eq!(appointments(&app).await["appointments"], json!([]));
 }
+
+#[tokio::test]
+async fn the_call_log_shows_a_turn_that_started_early() {
+    let Some(mut browser) = crate::browser::Browser::launch().await else {
+        return;
+    };
+    let model = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_model(&model, dir.path(), &[]).await;
+    mount_once(&model, text("We open at 9 AM on Monday.")).await;
+    let call = sid(9);
+    start(&app, &call).await;
+    partial(&app, &call, 0, "What time do you open on Monday", "0.92").await;
+    requests_reach(&model, 1).await;
+    let answer = app.say(&call, "What time do you open on Monday?").await;
+    assert_eq!(spoken(&answer), "We open at 9 AM on Monday.");
+    app.webhook(
+        "/voice/status",
+        &[("CallSid", call.as_str()), ("CallStatus", "completed")],
+    )
+    .await;
+
+    crate::dashboard::log_in(&mut browser, &app).await;
+    let entry = format!("document.querySelector('#log-list li[data-call-sid=\"{call}\"]')");
+    browser.wait_for(&entry).await;
+    browser.eval(&format!("{entry}.click()")).await;
+    browser
+        .wait_for("document.querySelector('#call-detail table.ledger')")
+        .await;
+    let ledger = browser
+        .eval("document.querySelector('#call-detail table.ledger').innerText")
+        .await;
+    let ledger = ledger.as_str().unwrap();
+    assert!(ledger.contains("started early"), "{ledger}");
+    assert!(ledger.contains(" ms ahead"), "{ledger}");
+}
