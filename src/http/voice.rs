@@ -29,7 +29,9 @@ use crate::{
     turns::{self, Begin, Outcome, Partial, TurnDeps},
     twilio::{
         number::CallerIdentity,
-        webhook::{CallSid, Direction, RawForm, VoiceWebhook, WebhookError, mask_number},
+        webhook::{
+            CallSid, Direction, PartialSpeech, RawForm, VoiceWebhook, WebhookError, mask_number,
+        },
     },
     twiml::{self, Gather, Say},
 };
@@ -480,15 +482,16 @@ impl VoiceApi {
         if !speculate {
             return Ok(StatusResponse::NoContent);
         }
+        let heard = PartialSpeech::parse(
+            form.stable_speech_result.as_deref(),
+            form.unstable_speech_result.as_deref(),
+            form.stability.as_deref(),
+        );
         let partial = Partial {
             sequence: hook.sequence,
-            stable: form.stable_speech_result.as_deref(),
-            unstable: form.unstable_speech_result.as_deref(),
-            stability: form
-                .stability
-                .as_deref()
-                .and_then(|s| s.trim().parse::<f64>().ok())
-                .filter(|s| s.is_finite()),
+            stable: heard.stable.as_deref(),
+            unstable: heard.unstable.as_deref(),
+            stability: heard.stability,
         };
         let deps = Self::turn_deps(&state, Arrival::now(&state.clock));
         let outcome = state.turns.partial(deps, sid, &partial);

@@ -87,6 +87,24 @@ const TRAILING_CONNECTIVES: &[&str] = &[
     "there",
 ];
 
+/// Number words written as digits, so "two PM" and "2 PM" agree (the
+/// recogniser may format a partial and the final result differently).
+const NUMBERS: &[(&str, &str)] = &[
+    ("zero", "0"),
+    ("one", "1"),
+    ("two", "2"),
+    ("three", "3"),
+    ("four", "4"),
+    ("five", "5"),
+    ("six", "6"),
+    ("seven", "7"),
+    ("eight", "8"),
+    ("nine", "9"),
+    ("ten", "10"),
+    ("eleven", "11"),
+    ("twelve", "12"),
+];
+
 /// Fewest words a partial request needs before work starts on it.
 pub const MIN_WORDS: usize = 3;
 
@@ -96,7 +114,8 @@ pub const MIN_STABILITY: f64 = 0.8;
 
 /// Lower case, letters and digits only (full stops and apostrophes join
 /// what they split, so "p.m." and "pm", "I'm" and "Im" agree; other marks
-/// part words), fillers removed, single spaces.
+/// part words), number words up to twelve as digits, fillers removed,
+/// single spaces.
 pub fn normalise(text: &str) -> String {
     let lowered = text.to_lowercase();
     let cleaned: String = lowered
@@ -114,6 +133,7 @@ pub fn normalise(text: &str) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
+        let w = NUMBERS.iter().find(|(n, _)| *n == w).map_or(w, |(_, d)| d);
         out.push_str(w);
     }
     out
@@ -154,6 +174,8 @@ mod tests {
         assert_eq!(normalise("  "), "");
         assert_eq!(normalise("Café au lait?"), "café au lait");
         assert_ne!(normalise("at 2 PM"), normalise("at 3 PM"));
+        assert_eq!(normalise("At two P.M."), normalise("at 2 pm"));
+        assert_eq!(normalise("someone"), "someone");
     }
 
     #[test]

@@ -233,10 +233,7 @@ impl VoiceWebhook {
                 .map(str::trim)
                 .unwrap_or_default()
                 .to_owned(),
-            confidence: raw
-                .confidence
-                .and_then(|c| c.trim().parse::<f64>().ok())
-                .filter(|c| c.is_finite()),
+            confidence: fraction(raw.confidence),
             sequence: raw.sequence_number.and_then(|s| s.trim().parse().ok()),
             duration_seconds: raw.call_duration.and_then(|s| s.trim().parse().ok()),
         })
@@ -245,6 +242,41 @@ impl VoiceWebhook {
     /// The call's direction, or `default` when Twilio did not say.
     pub fn direction_or(&self, default: Direction) -> Direction {
         self.direction.unwrap_or(default)
+    }
+}
+
+/// A number Twilio sends as a fraction (`Confidence`, `Stability`); absent
+/// when malformed.
+fn fraction(raw: Option<&str>) -> Option<f64> {
+    raw.and_then(|c| c.trim().parse::<f64>().ok())
+        .filter(|c| c.is_finite())
+}
+
+/// What a partial result adds to the standard parameters
+/// (`/voice/partial-speech`), validated once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PartialSpeech {
+    /// `StableSpeechResult`, trimmed; absent when empty.
+    pub stable: Option<String>,
+    /// `UnstableSpeechResult`, trimmed; absent when empty.
+    pub unstable: Option<String>,
+    /// `Stability`, 0.0 to 1.0.
+    pub stability: Option<f64>,
+}
+
+impl PartialSpeech {
+    /// Validates the partial result's fields.
+    pub fn parse(stable: Option<&str>, unstable: Option<&str>, stability: Option<&str>) -> Self {
+        let text = |t: Option<&str>| {
+            t.map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+        };
+        Self {
+            stable: text(stable),
+            unstable: text(unstable),
+            stability: fraction(stability),
+        }
     }
 }
 
@@ -329,5 +361,18 @@ mod tests {
     fn numbers_are_masked() {
         assert_eq!(mask_number("+14155551234"), "+1******1234");
         assert_eq!(mask_number("12"), "**");
+    }
+
+    #[test]
+    fn a_partial_result_is_read_leniently() {
+        let p = PartialSpeech::parse(Some(" Are you open "), Some(""), Some("0.9"));
+        assert_eq!(p.stable.as_deref(), Some("Are you open"));
+        assert_eq!((p.unstable, p.stability), (None, Some(0.9)));
+        let p = PartialSpeech::parse(None, Some("hi"), Some("NaN"));
+        assert_eq!((p.stable, p.stability), (None, None));
+        assert_eq!(
+            PartialSpeech::parse(None, None, Some("high")).stability,
+            None
+        );
     }
 }

@@ -145,7 +145,7 @@ async fn a_live_call_appears_word_by_word_and_its_booking_shows_up() {
 }
 
 /// Logs the browser in through the form.
-async fn log_in(browser: &mut Browser, app: &TestApp) {
+pub(crate) async fn log_in(browser: &mut Browser, app: &TestApp) {
     browser.open(&format!("{}/dashboard", app.base)).await;
     browser
         .eval(&format!(

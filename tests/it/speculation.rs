@@ -249,7 +249,9 @@ async fn without_speculation_a_slow_model_means_a_short_hold_then_the_reply() {
 async fn a_turn_held_while_a_calendar_tool_runs_hears_a_calendar_phrase() {
     let model = MockServer::start().await;
     let google = FakeGoogle::start().await;
-    google.state.lock().unwrap().freebusy_delay = Some(Duration::from_millis(1500));
+    // The calendar answers long after the hold budget, which is long
+    // enough for the model's first (instant) answer on a loaded machine.
+    google.state.lock().unwrap().freebusy_delay = Some(Duration::from_millis(2500));
     let dir = tempfile::tempdir().unwrap();
     let creds = google.credentials(dir.path());
     let url = google.calendar_url();
@@ -257,7 +259,7 @@ async fn a_turn_held_while_a_calendar_tool_runs_hears_a_calendar_phrase() {
         &model,
         dir.path(),
         &[
-            ("HOLD_AFTER_MS", "300"),
+            ("HOLD_AFTER_MS", "800"),
             ("USE_MOCK_CALENDAR", "false"),
             ("GOOGLE_APPLICATION_CREDENTIALS", creds.to_str().unwrap()),
             ("GOOGLE_CALENDAR_ID", "clinic@example.com"),
@@ -528,4 +530,40 @@ async fn a_final_transcript_without_words_drops_the_speculation() {
     let answer = app.say(&call, "Are you open on Monday?").await;
     assert_eq!(spoken(&answer), "Are you open on Monday? Yes.");
     assert_eq!(appointments(&app).await["appointments"], json!([]));
+}
+
+#[tokio::test]
+async fn the_call_log_shows_a_turn_that_started_early() {
+    let Some(mut browser) = crate::browser::Browser::launch().await else {
+        return;
+    };
+    let model = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_model(&model, dir.path(), &[]).await;
+    mount_once(&model, text("We open at 9 AM on Monday.")).await;
+    let call = sid(9);
+    start(&app, &call).await;
+    partial(&app, &call, 0, "What time do you open on Monday", "0.92").await;
+    requests_reach(&model, 1).await;
+    let answer = app.say(&call, "What time do you open on Monday?").await;
+    assert_eq!(spoken(&answer), "We open at 9 AM on Monday.");
+    app.webhook(
+        "/voice/status",
+        &[("CallSid", call.as_str()), ("CallStatus", "completed")],
+    )
+    .await;
+
+    crate::dashboard::log_in(&mut browser, &app).await;
+    let entry = format!("document.querySelector('#log-list li[data-call-sid=\"{call}\"]')");
+    browser.wait_for(&entry).await;
+    browser.eval(&format!("{entry}.click()")).await;
+    browser
+        .wait_for("document.querySelector('#call-detail table.ledger')")
+        .await;
+    let ledger = browser
+        .eval("document.querySelector('#call-detail table.ledger').innerText")
+        .await;
+    let ledger = ledger.as_str().unwrap();
+    assert!(ledger.contains("started early"), "{ledger}");
+    assert!(ledger.contains(" ms ahead"), "{ledger}");
 }

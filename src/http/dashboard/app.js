@@ -294,13 +294,16 @@ async function showCall(sid) {
     const table = el('table', 'ledger',
       el('thead', null, el('tr', null,
         el('th', null, 'turn at'), el('th', null, 'agent'), el('th', null, 'model'),
-        el('th', null, 'tools'), el('th', null, 'hold'), el('th', null, 'answered'))));
+        el('th', null, 'tools'), el('th', null, 'started early'), el('th', null, 'hold'),
+        el('th', null, 'answered'))));
     const tbody = el('tbody');
     for (const t of body.ledger) {
       tbody.append(el('tr', null,
         el('td', null, timeOf(t.received_at)), el('td', null, ms(t.agent_ms)),
         el('td', null, `${ms(t.llm_ms)}${t.llm_requests ? ` (${t.llm_requests})` : ''}`),
         el('td', null, `${ms(t.tool_ms)}${t.tool_calls ? ` (${t.tool_calls})` : ''}`),
+        el('td', null, `${t.speculative ? `${ms(t.head_start_ms)} ahead` : ''}${
+          t.speculations_dropped ? ` (${t.speculations_dropped} dropped)` : ''}`),
         el('td', null, t.held ? 'yes' : ''), el('td', null, ms(t.total_ms))));
     }
     table.append(tbody);
