@@ -1111,8 +1111,7 @@ mod tests {
             .await;
         assert_eq!(free["open"], true, "{free}");
         let history = |b: &Bench| {
-            b.sessions
-                .snapshot(&ctx.call_sid)
+            at_once(b.sessions.snapshot(&ctx.call_sid))
                 .unwrap()
                 .conversation_history
         };
@@ -1135,7 +1134,10 @@ mod tests {
             "the booking waits for the final words"
         );
         assert!(history(&b).is_empty());
-        assert!(gate.confirm(&b.sessions, &ctx.call_sid, "Book me at 2.", Some(0.9)));
+        assert!(
+            gate.confirm(&b.sessions, &ctx.call_sid, "Book me at 2.", Some(0.9))
+                .await
+        );
         let booked = booking.await.unwrap();
         assert_eq!(booked.value["booked"], true, "{}", booked.value);
         let h = history(&b);
@@ -1176,6 +1178,7 @@ mod tests {
         let after = b
             .sessions
             .snapshot(&ctx.call_sid)
+            .await
             .unwrap()
             .conversation_history;
         assert!(after.is_empty(), "{after:?}");
