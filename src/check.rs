@@ -387,12 +387,16 @@ async fn calendar(config: &Config) -> Probe {
     }
     let fix = "check GOOGLE_APPLICATION_CREDENTIALS (a service-account key file) and share the \
                calendar GOOGLE_CALENDAR_ID with the service account's email (Make changes to events)";
-    let calendar =
-        match tokio::time::timeout(PROBE_TIMEOUT, crate::startup::open_calendar(config)).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Probe::failed(NAME, e.to_string(), fix),
-            Err(_) => return Probe::failed(NAME, "Google did not answer in time", fix),
-        };
+    let calendar = match tokio::time::timeout(
+        PROBE_TIMEOUT,
+        crate::startup::open_calendar(config, None),
+    )
+    .await
+    {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return Probe::failed(NAME, e.to_string(), fix),
+        Err(_) => return Probe::failed(NAME, "Google did not answer in time", fix),
+    };
     let now = Utc::now();
     match tokio::time::timeout(
         PROBE_TIMEOUT,

@@ -318,6 +318,11 @@ pub struct Config {
     pub api_token: Option<Secret>,
     /// `LOG_FORMAT` (default `text`).
     pub log_format: LogFormat,
+    /// `DATABASE_URL` (unset by default): a `postgres://` URL; appointments,
+    /// the call log, messages and reminders then live in PostgreSQL, shared
+    /// by every instance, instead of SQLite under `DATA_DIR`. A secret: it
+    /// usually carries a password.
+    pub database_url: Option<Secret>,
 }
 
 /// Every problem found in the configuration, each naming its variable.
@@ -407,6 +412,21 @@ pub fn parse_business_hours(raw: &str) -> Result<(NaiveTime, NaiveTime), String>
         return Err("the opening time must come before the closing time".into());
     }
     Ok((open, close))
+}
+
+/// Checks a `DATABASE_URL`: a `postgres://` (or `postgresql://`) URL that
+/// the PostgreSQL client accepts. The reason never includes the URL.
+fn parse_database_url(raw: &str) -> Result<(), String> {
+    let lower = raw.to_ascii_lowercase();
+    if !(lower.starts_with("postgres://") || lower.starts_with("postgresql://")) {
+        return Err(
+            "must be a postgres:// URL, e.g. postgres://frontdesk:secret@db.example.com/frontdesk"
+                .into(),
+        );
+    }
+    raw.parse::<tokio_postgres::Config>()
+        .map(|_| ())
+        .map_err(|e| format!("not a usable PostgreSQL URL ({e})"))
 }
 
 /// The greeting when `GREETING_MESSAGE` is unset.
@@ -636,6 +656,17 @@ impl Config {
             }
         });
 
+        let database_url = r.raw("DATABASE_URL").and_then(|raw| {
+            // The URL usually carries a password: a problem never repeats it.
+            match parse_database_url(&raw) {
+                Ok(()) => Some(Secret::new(raw)),
+                Err(why) => {
+                    r.problems.push(format!("DATABASE_URL: {why}"));
+                    None
+                }
+            }
+        });
+
         if !r.problems.is_empty() {
             return Err(ConfigError {
                 problems: r.problems,
@@ -659,6 +690,7 @@ impl Config {
             max_request_bytes,
             api_token,
             log_format,
+            database_url,
         })
     }
 
