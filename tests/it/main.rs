@@ -3,10 +3,12 @@
 
 mod auth;
 mod browser;
+mod calendar_contract;
 mod check;
 mod contract;
 mod conversations;
 mod dashboard;
+mod database;
 mod duties;
 mod envelope;
 mod fake_google;
@@ -18,6 +20,7 @@ mod llm;
 mod metrics;
 mod openapi;
 mod outbound;
+mod postgres;
 mod scheduling;
 mod security;
 mod sessions;

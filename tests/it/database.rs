@@ -1,0 +1,396 @@
+//! `DATABASE_URL`: the real server on a real PostgreSQL (see
+//! `postgres.rs`). Appointments, the call log and messages go to the
+//! database and come back through the REST API; instances sharing it book
+//! a slot once; restarts lose nothing acknowledged; an outage is an apology
+//! and a 503, and the server recovers by itself; the schema is created once.
+
+use std::{collections::HashSet, sync::Arc};
+
+use chrono::{TimeZone, Utc};
+use frontdesk::{postgres::Postgres, reminders::ReminderBook, twilio::number::PhoneNumber};
+
+use crate::{
+    helpers::{TestApp, sid, spoken, sunday_morning},
+    postgres::{Proxy, database},
+};
+
+/// A server on `url`, in New York time, on Sunday morning 2026-11-22.
+async fn app_on(url: &str) -> TestApp {
+    TestApp::builder()
+        .envs(&[
+            ("BUSINESS_TIMEZONE", "America/New_York"),
+            ("DATABASE_URL", url),
+        ])
+        .clock(sunday_morning())
+        .spawn()
+        .await
+}
+
+async fn start_call(app: &TestApp, call: &str, from: &str) {
+    app.twiml(
+        "/voice/inbound",
+        &[("CallSid", call), ("From", from), ("To", "+14155550199")],
+    )
+    .await;
+}
+
+async fn end_call(app: &TestApp, call: &str) {
+    let resp = app
+        .webhook(
+            "/voice/status",
+            &[
+                ("CallSid", call),
+                ("CallStatus", "completed"),
+                ("CallDuration", "42"),
+            ],
+        )
+        .await;
+    assert!(resp.status().is_success(), "{}", resp.status());
+}
+
+/// Books Monday 2 PM for Ada Lovelace by phone and ends the call.
+async fn ada_books_monday_at_two(app: &TestApp, call: &str) {
+    start_call(app, call, "+14155550100").await;
+    let a = spoken(&app.say(call, "Hi, I'd like to book tomorrow at 2 pm").await);
+    assert!(a.contains("May I have your name"), "{a}");
+    let a = spoken(&app.say(call, "Ada Lovelace").await);
+    assert!(a.contains("Shall I book it?"), "{a}");
+    let a = spoken(&app.say(call, "yes").await);
+    assert!(a.starts_with("You're all set, Ada Lovelace"), "{a}");
+    end_call(app, call).await;
+}
+
+/// Leaves a message for the business and ends the call.
+async fn grace_leaves_a_message(app: &TestApp, call: &str) {
+    start_call(app, call, "+14155550111").await;
+    let asked = spoken(&app.say(call, "can i leave a message").await);
+    assert!(asked.contains("pass on"), "{asked}");
+    let who = spoken(&app.say(call, "please call me about my invoice").await);
+    assert!(who.contains("who should I say"), "{who}");
+    app.say(call, "it's grace hopper").await;
+    end_call(app, call).await;
+}
+
+#[tokio::test]
+async fn appointments_the_call_log_and_messages_live_in_postgres_and_every_instance_sees_them() {
+    let Some(url) = database().await else { return };
+    let a = app_on(&url).await;
+    let (booking, message) = (sid(1), sid(2));
+    ada_books_monday_at_two(&a, &booking).await;
+    grace_leaves_a_message(&a, &message).await;
+
+    // Nothing went to SQLite under DATA_DIR.
+    for file in ["calendar.db", "calls.db", "messages.db", "reminders.db"] {
+        assert!(!a.data_dir.join(file).exists(), "{file} in DATA_DIR");
+    }
+
+    // Another instance, with its own DATA_DIR, reads it all back.
+    let b = app_on(&url).await;
+    for app in [&a, &b] {
+        let (status, list) = app.get_json("/appointments").await;
+        assert_eq!(status, 200, "{list}");
+        let booked = list["appointments"].as_array().unwrap();
+        assert_eq!(booked.len(), 1, "{list}");
+        assert_eq!(booked[0]["start"], "2026-11-23T14:00:00-05:00");
+        assert_eq!(booked[0]["end"], "2026-11-23T14:30:00-05:00");
+        assert_eq!(booked[0]["name"], "Ada Lovelace");
+        assert_eq!(booked[0]["phone"], "+14155550100");
+
+        let (status, list) = app.get_json("/messages").await;
+        assert_eq!(status, 200, "{list}");
+        let m = &list["messages"][0];
+        assert_eq!(m["message"], "please call me about my invoice", "{list}");
+        assert_eq!(m["callback_number"], "+14155550111");
+        assert_eq!(m["call_sid"], message.as_str());
+
+        let (status, call) = app.get_json(&format!("/session/{booking}")).await;
+        assert_eq!(status, 200, "{call}");
+        assert_eq!(call["status"], "completed", "{call}");
+        assert_eq!(call["from"], "+14155550100");
+        let history = call["conversation_history"].as_array().unwrap();
+        assert!(
+            history
+                .iter()
+                .any(|t| t["content"] == "Hi, I'd like to book tomorrow at 2 pm"),
+            "{call}"
+        );
+        let (status, log) = app
+            .get_json("/sessions?include_ended=true&number=5550111")
+            .await;
+        assert_eq!(status, 200, "{log}");
+        let found: Vec<&String> = log["sessions"].as_object().unwrap().keys().collect();
+        assert_eq!(found, [&message], "{log}");
+    }
+    // The time Ada booked is taken for callers of the other instance too.
+    let c = sid(3);
+    start_call(&b, &c, "+14155550122").await;
+    let a2 = spoken(&b.say(&c, "can I come in tomorrow at 2 pm").await);
+    assert!(!a2.contains("is free"), "{a2}");
+}
+
+#[tokio::test]
+async fn ten_callers_on_two_instances_racing_for_one_slot_book_it_once_and_restarts_keep_it() {
+    let Some(url) = database().await else { return };
+    let instances = [Arc::new(app_on(&url).await), Arc::new(app_on(&url).await)];
+    let names = [
+        "Ada Lovelace",
+        "Alan Turing",
+        "Grace Hopper",
+        "Edsger Dijkstra",
+        "Barbara Liskov",
+        "Donald Knuth",
+        "Margaret Hamilton",
+        "John Backus",
+        "Frances Allen",
+        "Tony Hoare",
+    ];
+    // Every caller gets as far as "Shall I book it?" on their instance...
+    for (n, name) in names.iter().enumerate() {
+        let app = &instances[n % 2];
+        let call = sid(100 + n as u32);
+        start_call(app, &call, &format!("+1415555{n:04}")).await;
+        let ask = spoken(
+            &app.say(&call, &format!("book tomorrow at 3 pm, my name is {name}"))
+                .await,
+        );
+        assert!(ask.contains("Shall I book it?"), "{ask}");
+    }
+    // ...then all say yes at once.
+    let callers: Vec<_> = (0..names.len())
+        .map(|n| {
+            let app = Arc::clone(&instances[n % 2]);
+            tokio::spawn(async move {
+                let call = sid(100 + n as u32);
+                let answer = spoken(&app.say(&call, "yes").await);
+                end_call(&app, &call).await;
+                (call, answer)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for c in callers {
+        let (call, answer) = c.await.unwrap();
+        if answer.starts_with("You're all set") {
+            winners.push(call);
+        } else {
+            assert!(answer.contains("was just taken"), "{answer}");
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one booking");
+    for app in &instances {
+        let (_, list) = app.get_json("/appointments").await;
+        assert_eq!(list["appointments"].as_array().unwrap().len(), 1, "{list}");
+    }
+
+    // Both instances restart (new processes, new DATA_DIRs): nothing
+    // acknowledged is lost — the booking, and every ended call.
+    for app in instances {
+        let app = Arc::into_inner(app).expect("no caller task holds the app");
+        drop(app.stop().await);
+    }
+    let again = [app_on(&url).await, app_on(&url).await];
+    for app in &again {
+        let (_, list) = app
+            .get_json("/appointments?from=2026-11-23&to=2026-11-23")
+            .await;
+        let booked = list["appointments"].as_array().unwrap();
+        assert_eq!(booked.len(), 1, "{list}");
+        assert_eq!(booked[0]["start"], "2026-11-23T15:00:00-05:00");
+        let (status, call) = app.get_json(&format!("/session/{}", winners[0])).await;
+        assert_eq!(status, 200, "{call}");
+        let heard: Vec<&str> = call["conversation_history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["content"].as_str())
+            .collect();
+        assert!(
+            heard.iter().any(|t| t.starts_with("You're all set")),
+            "{heard:?}"
+        );
+        let (_, log) = app.get_json("/sessions?include_ended=true").await;
+        assert_eq!(log["sessions"].as_object().unwrap().len(), 10, "{log}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_an_apology_and_a_503_and_service_resumes_when_it_is_back() {
+    let Some(url) = database().await else { return };
+    let proxy = Proxy::start(&url).await;
+    let app = app_on(&crate::postgres::via(&url, &proxy)).await;
+    let call = sid(7);
+    start_call(&app, &call, "+14155550100").await;
+
+    proxy.cut();
+    let answer = app
+        .say(&call, "Can I book tomorrow at 2 pm? My name is Ada")
+        .await;
+    let said = spoken(&answer);
+    assert!(said.contains("can't reach the calendar"), "{said}");
+    assert!(answer.contains("<Gather"), "the call goes on: {answer}");
+    for path in [
+        "/appointments".to_owned(),
+        "/messages".to_owned(),
+        "/sessions?include_ended=true".to_owned(),
+        format!("/session/{}", sid(99)),
+    ] {
+        let (status, body) = app.get_json(&path).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("unavailable"),
+            "{path}: {body}"
+        );
+        assert!(body["hint"].is_string(), "{path}: {body}");
+    }
+    let health = app
+        .client
+        .get(format!("{}/health", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200, "the server stays up");
+
+    // The database is back: pooled connections that died are replaced.
+    proxy.restore().await;
+    let said = spoken(&app.say(&call, "Can I book tomorrow at 2 pm?").await);
+    assert!(said.contains("Shall I book it?"), "{said}");
+    let said = spoken(&app.say(&call, "yes").await);
+    assert!(said.starts_with("You're all set"), "{said}");
+    let (status, body) = app.get_json("/appointments").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["appointments"].as_array().unwrap().len(), 1, "{body}");
+}
+
+#[tokio::test]
+async fn the_schema_is_created_once_however_many_instances_start_and_however_often() {
+    let Some(url) = database().await else { return };
+    // Four instances starting at once, then one more later.
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Postgres::connect(&url).await })
+        })
+        .collect();
+    for s in starts {
+        s.await.unwrap().unwrap();
+    }
+    let db = Postgres::connect(&url).await.unwrap();
+    assert_eq!(db.schema_version().await.unwrap(), 1);
+    db.migrate().await.unwrap();
+    let client = db.client().await.unwrap();
+    let versions: i64 = client
+        .query_one("SELECT count(*) FROM frontdesk.schema_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(versions, 1);
+    let tables: Vec<String> = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = 'frontdesk' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        tables,
+        [
+            "appointments",
+            "call_log",
+            "messages",
+            "reminders",
+            "schema_version"
+        ]
+    );
+    // And a whole server starts on it again without complaint.
+    let app = app_on(&url).await;
+    let (status, _) = app.get_json("/appointments").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_reminder_is_claimed_by_one_instance_only() {
+    let Some(url) = database().await else { return };
+    let a = ReminderBook::postgres(Postgres::connect(&url).await.unwrap());
+    let b = ReminderBook::postgres(Postgres::connect(&url).await.unwrap());
+    let phone = PhoneNumber::parse("+14155550100").unwrap();
+    let at = |h, m| Utc.with_ymd_and_hms(2026, 11, 24, h, m, 0).unwrap();
+    for n in 0..60u32 {
+        a.schedule(&format!("apt-{n}"), &phone, at(15, 0), at(14, n % 60))
+            .await
+            .unwrap();
+    }
+    a.schedule("apt-later", &phone, at(18, 0), at(17, 0))
+        .await
+        .unwrap();
+    a.schedule("apt-cancelled", &phone, at(16, 0), at(13, 0))
+        .await
+        .unwrap();
+    b.drop_for("apt-cancelled").await.unwrap();
+
+    // Both instances check at the same moment, repeatedly.
+    let now = at(15, 0);
+    let claims: Vec<_> = [a.clone(), b.clone(), a.clone(), b.clone()]
+        .into_iter()
+        .map(|book| {
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let got = book.claim_due(now).await.unwrap();
+                    if got.is_empty() {
+                        break mine;
+                    }
+                    mine.extend(got.into_iter().map(|d| d.appointment_id));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for c in claims {
+        all.extend(c.await.unwrap());
+    }
+    let distinct: HashSet<&String> = all.iter().collect();
+    assert_eq!(all.len(), 60, "each due reminder claimed once");
+    assert_eq!(distinct.len(), 60);
+    assert!(!distinct.contains(&"apt-later".to_owned()));
+    assert!(!distinct.contains(&"apt-cancelled".to_owned()));
+
+    // A move reschedules, unsent; the later one comes due in its time.
+    b.schedule("apt-0", &phone, at(18, 30), at(17, 30))
+        .await
+        .unwrap();
+    let due = a.claim_due(at(17, 30)).await.unwrap();
+    let ids: Vec<&str> = due.iter().map(|d| d.appointment_id.as_str()).collect();
+    assert_eq!(ids, ["apt-later", "apt-0"], "earliest due first");
+    assert_eq!(due[1].start, at(18, 30));
+}
+
+#[tokio::test]
+async fn a_database_that_cannot_be_reached_at_start_stops_startup_with_a_clear_message() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::helpers::config(
+        dir.path(),
+        &[(
+            "DATABASE_URL",
+            &format!("postgres://frontdesk:s3cret@127.0.0.1:{port}/frontdesk"),
+        )],
+    );
+    let err = match frontdesk::startup::build_state(config, sunday_morning()).await {
+        Ok(_) => panic!("started without its database"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("DATABASE_URL"), "{err}");
+    assert!(err.contains("unavailable"), "{err}");
+    assert!(
+        !err.contains("s3cret"),
+        "the password stays out of messages: {err}"
+    );
+}
