@@ -863,6 +863,26 @@ mod tests {
     }
 
     #[test]
+    fn a_database_url_must_be_postgres_and_is_never_repeated_in_errors() {
+        let ok = config(&[(
+            "DATABASE_URL",
+            "postgres://frontdesk:hunter22@db.example.com:5432/frontdesk?sslmode=require",
+        )])
+        .unwrap();
+        assert!(ok.database_url.is_some());
+        assert!(!format!("{ok:?}").contains("hunter22"));
+        assert!(config(&[]).unwrap().database_url.is_none());
+        for bad in [
+            "mysql://root:hunter22@localhost/db",
+            "postgres://u:hunter22@localhost/db?sslmode=sometimes",
+        ] {
+            let err = config(&[("DATABASE_URL", bad)]).unwrap_err().to_string();
+            assert!(err.contains("DATABASE_URL: "), "{err}");
+            assert!(!err.contains("hunter22"), "{err}");
+        }
+    }
+
+    #[test]
     fn secrets_stay_out_of_debug_output() {
         let c = config(&[
             ("TWILIO_AUTH_TOKEN", "supersecret"),
