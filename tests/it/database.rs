@@ -369,6 +369,90 @@ async fn a_reminder_is_claimed_by_one_instance_only() {
 }
 
 #[tokio::test]
+async fn two_instances_sharing_the_database_text_each_reminder_once() {
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path},
+    };
+    let Some(url) = database().await else { return };
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages.json",
+        ))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(serde_json::json!({"sid": "SM1", "status": "queued"})),
+        )
+        .mount(&twilio)
+        .await;
+    let uri = twilio.uri();
+    let reminding = || {
+        TestApp::builder()
+            .envs(&[
+                ("BUSINESS_TIMEZONE", "America/New_York"),
+                ("DATABASE_URL", &url),
+                ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
+                ("TWILIO_AUTH_TOKEN", "secret"),
+                ("TWILIO_PHONE_NUMBER", "+14155550199"),
+                ("TWILIO_API_BASE_URL", uri.as_str()),
+                ("TWILIO_VALIDATE_SIGNATURES", "false"),
+                ("SMS_CONFIRMATIONS", "false"),
+                ("REMINDER_LEAD_MINUTES", "2880"),
+            ])
+            .clock(sunday_morning())
+            .spawn()
+    };
+    let instances = [reminding().await, reminding().await];
+    // Six appointments on Monday, less than two days (the lead) away: each
+    // reminder is due at once, and both instances look for due ones every
+    // second.
+    for n in 0..6u32 {
+        let app = &instances[n as usize % 2];
+        let call = sid(200 + n);
+        start_call(app, &call, &format!("+1415555{:04}", 300 + n)).await;
+        let hour = ["9 am", "10 am", "11 am", "1 pm", "2 pm", "3 pm"][n as usize];
+        let ask = spoken(
+            &app.say(
+                &call,
+                &format!("Can I book tomorrow at {hour}? My name is Pat Smith"),
+            )
+            .await,
+        );
+        assert!(ask.contains("Shall I book it?"), "{ask}");
+        let heard = spoken(&app.say(&call, "yes").await);
+        assert!(heard.contains("all set"), "{heard}");
+    }
+    let texts = || async {
+        twilio
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                form_urlencoded::parse(&r.body)
+                    .into_owned()
+                    .find(|(k, _)| k == "To")
+                    .map(|(_, v)| v)
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<String>>()
+    };
+    for _ in 0..50 {
+        if texts().await.len() >= 6 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Several more rounds of both instances checking.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let mut to = texts().await;
+    to.sort();
+    let expected: Vec<String> = (0..6).map(|n| format!("+1415555{:04}", 300 + n)).collect();
+    assert_eq!(to, expected, "each reminder texted once, by one instance");
+}
+
+#[tokio::test]
 async fn a_database_that_cannot_be_reached_at_start_stops_startup_with_a_clear_message() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
