@@ -453,6 +453,21 @@ async fn two_instances_sharing_the_database_text_each_reminder_once() {
 }
 
 #[tokio::test]
+async fn sslmode_require_never_falls_back_to_an_unencrypted_connection() {
+    let Some(url) = database().await else { return };
+    // The test cluster speaks no TLS at all.
+    let e = Postgres::connect(&format!("{url}?sslmode=require"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("TLS") || e.contains("sslmode"), "{e}");
+    // Without it, the same database is fine.
+    Postgres::connect(&format!("{url}?sslmode=prefer"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn a_database_that_cannot_be_reached_at_start_stops_startup_with_a_clear_message() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
