@@ -220,16 +220,21 @@ fn main() {
         match std::env::var("DATABASE_URL") {
             Ok(url) if !url.is_empty() => {
                 let db = Postgres::connect(&url).await.expect("DATABASE_URL");
-                let cleanup = db.clone();
-                bench("PostgreSQL", Arc::new(PgCalendar::new(db)), &a, &mut rows).await;
-                let client = cleanup.client().await.expect("a connection");
-                client
-                    .execute(
-                        "DELETE FROM frontdesk.appointments WHERE start_at >= '2100-01-01'",
-                        &[],
-                    )
-                    .await
-                    .expect("clean up");
+                let clean = || async {
+                    let client = db.client().await.expect("a connection");
+                    client
+                        .execute(
+                            "DELETE FROM frontdesk.appointments WHERE start_at >= '2100-01-01'",
+                            &[],
+                        )
+                        .await
+                        .expect("clean up");
+                };
+                // Before (an interrupted run leaves its bookings) and after.
+                clean().await;
+                bench("PostgreSQL", Arc::new(PgCalendar::new(db.clone())), &a, &mut rows)
+                    .await;
+                clean().await;
             }
             _ => eprintln!("DATABASE_URL is unset: PostgreSQL not measured"),
         }

@@ -64,7 +64,7 @@ pub enum PgError {
     #[error("PostgreSQL did not answer within {} s", QUERY_TIMEOUT.as_secs())]
     Timeout,
     /// The server refused a statement.
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", describe(.0))]
     Query(#[source] Arc<tokio_postgres::Error>),
     /// `DATABASE_URL` cannot be used as it is.
     #[error("DATABASE_URL: {0}")]
@@ -88,6 +88,15 @@ impl PgError {
     /// Whether the server refused a statement with `state`.
     pub fn is(&self, state: &SqlState) -> bool {
         self.db_error().is_some_and(|e| e.code() == state)
+    }
+}
+
+/// The server's own words for an error (its code and message), which the
+/// client error's `Display` leaves out.
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
     }
 }
 

@@ -8,6 +8,16 @@
 //! insert (or move) succeeds; the others get SQLSTATE 23P01, which is
 //! [`CalendarError::Conflict`]. No check-then-insert window exists.
 //!
+//! Left alone, racing inserts deadlock inside the constraint check (each
+//! waits for the other's transaction, and the server takes a second to
+//! notice and abort one). So each booking or move first takes a
+//! transaction-scoped advisory lock on every UTC day its range touches, in
+//! ascending order, in the same statement: bookings that could overlap
+//! share a day and queue instead of deadlocking, other days are not held
+//! up. The lock only orders the racers; the constraint still decides. A
+//! deadlock that happens anyway (ranges over a month long, which the
+//! scheduler never makes) is retried.
+//!
 //! Durability: each booking, move and cancellation is one statement,
 //! committed before the method returns, so the caller is told only about
 //! what is on the server. A database that is down or slow is
@@ -35,6 +45,36 @@ impl PgCalendar {
 
 fn db_err(e: PgError) -> CalendarError {
     CalendarError::Unavailable(format!("calendar database: {e}"))
+}
+
+/// How often a change the server aborted as a deadlock victim is retried.
+const DEADLOCK_RETRIES: usize = 5;
+
+/// The first key of the per-day booking locks (`pg_advisory_xact_lock(int,
+/// int)`), so they meet no other lock of the database.
+const DAY_LOCKS: i32 = 0x6664_0001;
+
+/// At most this many days are locked for one range.
+const MAX_LOCKED_DAYS: i64 = 31;
+
+/// The UTC days (days since 1970-01-01) that `[start, end)` touches.
+fn days(start: DateTime<Utc>, end: DateTime<Utc>) -> (i32, i32) {
+    let first = start.timestamp().div_euclid(86_400);
+    let last = (end.timestamp() - 1)
+        .div_euclid(86_400)
+        .clamp(first, first + MAX_LOCKED_DAYS - 1);
+    let day = |d: i64| i32::try_from(d).unwrap_or(if d < 0 { i32::MIN } else { i32::MAX });
+    (day(first), day(last))
+}
+
+/// The locks taken before a change, as a `locked` CTE of one row: the
+/// parameters `$first` and `$last` are the first and last day from [`days`].
+fn lock_days(first: u8, last: u8) -> String {
+    format!(
+        "WITH locked AS (
+             SELECT count(pg_advisory_xact_lock({DAY_LOCKS}, d)) AS days
+             FROM generate_series(${first}::int, ${last}::int) AS d)"
+    )
 }
 
 /// What a failed change means: an overlap is an answer, not a failure.
@@ -115,17 +155,25 @@ impl Calendar for PgCalendar {
                 let c = self.db.client().await?;
                 let stmt = c
                     .prepare_cached(&format!(
-                        "INSERT INTO frontdesk.appointments (id, start_at, end_at, name, phone, email, reason)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+                        "{}
+                         INSERT INTO frontdesk.appointments (id, start_at, end_at, name, phone, email, reason)
+                         SELECT $1, $2, $3, $4, $5, $6, $7 FROM locked RETURNING {COLUMNS}",
+                        lock_days(8, 9)
                     ))
                     .await?;
-                let row = c
-                    .query_one(
-                        &stmt,
-                        &[&id, &start, &end, &who.name, &who.phone, &who.email, &who.reason],
-                    )
-                    .await?;
-                Ok(to_appointment(&row))
+                let (first, last) = days(start, end);
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+                    &id, &start, &end, &who.name, &who.phone, &who.email, &who.reason, &first, &last,
+                ];
+                let mut attempt = 0;
+                loop {
+                    match c.query_one(&stmt, &params).await.map_err(PgError::from) {
+                        Err(e) if e.is(&SqlState::T_R_DEADLOCK_DETECTED) && attempt < DEADLOCK_RETRIES => {
+                            attempt += 1;
+                        }
+                        other => return other.map(|row| to_appointment(&row)),
+                    }
+                }
             })
             .await
             .map_err(change_err)
@@ -143,11 +191,31 @@ impl Calendar for PgCalendar {
                 let c = self.db.client().await?;
                 let stmt = c
                     .prepare_cached(&format!(
-                        "UPDATE frontdesk.appointments SET start_at = $2, end_at = $3
-                         WHERE id = $1 AND NOT cancelled RETURNING {COLUMNS}"
+                        "{}
+                         UPDATE frontdesk.appointments SET start_at = $2, end_at = $3
+                         FROM locked
+                         WHERE id = $1 AND NOT cancelled
+                         RETURNING {COLUMNS}",
+                        lock_days(4, 5)
                     ))
                     .await?;
-                Ok(c.query_opt(&stmt, &[&id, &start, &end]).await?)
+                let (first, last) = days(start, end);
+                let mut attempt = 0;
+                loop {
+                    match c
+                        .query_opt(&stmt, &[&id, &start, &end, &first, &last])
+                        .await
+                        .map_err(PgError::from)
+                    {
+                        Err(e)
+                            if e.is(&SqlState::T_R_DEADLOCK_DETECTED)
+                                && attempt < DEADLOCK_RETRIES =>
+                        {
+                            attempt += 1;
+                        }
+                        other => return other,
+                    }
+                }
             })
             .await
             .map_err(change_err)?;
@@ -214,7 +282,26 @@ impl Calendar for PgCalendar {
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone;
+
     use super::*;
+
+    #[test]
+    fn a_range_locks_the_utc_days_it_touches() {
+        let t = |d, h| Utc.with_ymd_and_hms(2030, 1, d, h, 0, 0).unwrap();
+        let jan7 = i32::try_from(t(7, 0).timestamp() / 86_400).unwrap();
+        assert_eq!(days(t(7, 9), t(7, 10)), (jan7, jan7));
+        assert_eq!(
+            days(t(7, 23), t(8, 0)),
+            (jan7, jan7),
+            "the end is exclusive"
+        );
+        assert_eq!(days(t(7, 23), t(8, 1)), (jan7, jan7 + 1));
+        assert_eq!(
+            days(t(1, 0), t(1, 0) + chrono::Duration::days(400)).1 - days(t(1, 0), t(2, 0)).0,
+            30
+        );
+    }
 
     #[test]
     fn ids_are_distinct_and_look_like_the_built_in_ones() {

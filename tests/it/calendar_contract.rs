@@ -120,34 +120,46 @@ async fn contract(cal: SharedCalendar, other: SharedCalendar) {
         .unwrap();
     cal.cancel(&cy.id).await.unwrap();
 
-    // Ten callers on each of two instances race for one slot: one wins.
-    let tasks: Vec<_> = (0..20)
-        .map(|i| {
-            let cal = if i % 2 == 0 {
-                Arc::clone(&cal)
-            } else {
-                Arc::clone(&other)
-            };
-            tokio::spawn(async move {
-                cal.book_if_free(at(14, 0), at(15, 0), who(&format!("Caller{i}")))
-                    .await
+    // Ten callers on each of two instances race for one slot, ten times
+    // over: each time exactly one wins, and every other one is told the
+    // time is taken (never an error, never a wait for a deadlock).
+    for round in 0..10u32 {
+        let (s, e) = (
+            at(12, 0) + chrono::Duration::days(i64::from(round)),
+            at(13, 0) + chrono::Duration::days(i64::from(round)),
+        );
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let cal = if i % 2 == 0 {
+                    Arc::clone(&cal)
+                } else {
+                    Arc::clone(&other)
+                };
+                tokio::spawn(
+                    async move { cal.book_if_free(s, e, who(&format!("Caller{i}"))).await },
+                )
             })
-        })
-        .collect();
-    let mut won = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            Ok(_) => won += 1,
-            Err(CalendarError::Conflict) => {}
-            Err(e) => panic!("{e}"),
+            .collect();
+        let mut won = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => won += 1,
+                Err(CalendarError::Conflict) => {}
+                Err(e) => panic!("round {round}: {e}"),
+            }
         }
+        assert_eq!(won, 1, "round {round}");
     }
-    assert_eq!(won, 1);
     let day = cal.list(at(0, 0), at(23, 0)).await.unwrap();
     let names: Vec<&str> = day.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names.len(), 3, "{names:?}");
     assert_eq!(&names[..2], ["Dee", "Ada"]);
     assert!(names[2].starts_with("Caller"));
+    let won = cal
+        .list(at(0, 0), at(0, 0) + chrono::Duration::days(10))
+        .await
+        .unwrap();
+    assert_eq!(won.len(), 12, "Dee, Ada and one caller a day");
 }
 
 #[tokio::test]
