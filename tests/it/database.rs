@@ -468,6 +468,53 @@ async fn sslmode_require_never_falls_back_to_an_unencrypted_connection() {
 }
 
 #[tokio::test]
+async fn frontdesk_check_online_reads_the_schema_version_and_creates_nothing() {
+    use frontdesk::check::{self, Outcome};
+    let Some(url) = database().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let database = |probes: &[check::Probe]| {
+        probes
+            .iter()
+            .find(|p| p.name == "database")
+            .expect("a database probe")
+            .outcome
+            .clone()
+    };
+    let config = crate::helpers::config(dir.path(), &[("DATABASE_URL", &url)]);
+    match database(&check::online(&config).await) {
+        Outcome::Ok(what) => assert!(what.contains("created at the first start"), "{what}"),
+        other => panic!("{other:?}"),
+    }
+    // The check created nothing: the schema is still missing.
+    let db = Postgres::pool(&url).unwrap();
+    assert!(db.schema_version().await.is_err());
+    Postgres::connect(&url).await.unwrap();
+    match database(&check::online(&config).await) {
+        Outcome::Ok(what) => assert!(what.contains("schema frontdesk at version 1"), "{what}"),
+        other => panic!("{other:?}"),
+    }
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nowhere = crate::postgres::url(free, "frontdesk");
+    let config = crate::helpers::config(dir.path(), &[("DATABASE_URL", &nowhere)]);
+    match database(&check::online(&config).await) {
+        Outcome::Failed { problem, fix } => {
+            assert!(problem.contains("unavailable"), "{problem}");
+            assert!(fix.contains("DATABASE_URL"), "{fix}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let config = crate::helpers::config(dir.path(), &[]);
+    assert!(matches!(
+        database(&check::online(&config).await),
+        Outcome::Skipped(_)
+    ));
+}
+
+#[tokio::test]
 async fn a_database_that_cannot_be_reached_at_start_stops_startup_with_a_clear_message() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
