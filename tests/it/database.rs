@@ -11,7 +11,7 @@ use frontdesk::{postgres::Postgres, reminders::ReminderBook, twilio::number::Pho
 
 use crate::{
     helpers::{TestApp, sid, spoken, sunday_morning},
-    postgres::{Proxy, database},
+    postgres::{Cluster, Proxy, database},
 };
 
 /// A server on `url`, in New York time, on Sunday morning 2026-11-22.
@@ -259,6 +259,51 @@ async fn an_unreachable_database_is_an_apology_and_a_503_and_service_resumes_whe
     let (status, body) = app.get_json("/appointments").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["appointments"].as_array().unwrap().len(), 1, "{body}");
+}
+
+#[tokio::test]
+async fn a_restarted_database_server_is_reconnected_to_and_has_lost_nothing() {
+    let Some(cluster) = Cluster::dedicated() else {
+        return;
+    };
+    let url = cluster.database().await;
+    let app = app_on(&url).await;
+    ada_books_monday_at_two(&app, &sid(40)).await;
+    grace_leaves_a_message(&app, &sid(41)).await;
+
+    cluster.restart().await;
+
+    // The pooled connections died with the old server; new ones are made,
+    // and the very next caller is served.
+    let call = sid(42);
+    start_call(&app, &call, "+14155550133").await;
+    let a = spoken(
+        &app.say(&call, "Can I book tomorrow at 3 pm? My name is Alan Turing")
+            .await,
+    );
+    assert!(a.contains("Shall I book it?"), "{a}");
+    let a = spoken(&app.say(&call, "yes").await);
+    assert!(a.starts_with("You're all set"), "{a}");
+    end_call(&app, &call).await;
+    let (_, list) = app.get_json("/appointments").await;
+    let names: Vec<&str> = list["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Ada Lovelace", "Alan Turing"], "{list}");
+    let (_, messages) = app.get_json("/messages").await;
+    assert_eq!(
+        messages["messages"].as_array().unwrap().len(),
+        1,
+        "{messages}"
+    );
+    for ended in [sid(40), sid(41), call] {
+        let (status, body) = app.get_json(&format!("/session/{ended}")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["status"], "completed");
+    }
 }
 
 #[tokio::test]

@@ -35,11 +35,15 @@ use tokio::{
     task::JoinHandle,
 };
 
-/// The running cluster.
-struct Cluster {
+/// A running cluster.
+pub struct Cluster {
     port: u16,
-    /// Held open for the binary's lifetime; closing it stops the server.
-    _lifeline: Mutex<ChildStdin>,
+    /// Carries commands to the shell that runs the server; closing it
+    /// stops the server.
+    lifeline: Mutex<ChildStdin>,
+    bin: PathBuf,
+    /// Its directory (data, sockets, `server.log`), removed when it stops.
+    dir: PathBuf,
 }
 
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
@@ -124,14 +128,24 @@ fn start_cluster(bin: &Path) -> Result<Cluster, String> {
     run(initdb, "initdb")?;
 
     let port = free_port();
-    // The shell starts the server, then waits for its standard input to
-    // close (this process ending) to stop it and clean up.
+    // The shell starts the server, restarts it on a `restart` line, and
+    // when its standard input closes (this process ending, or the cluster
+    // dropped) stops it and cleans up.
     let script = r#"
-        "$1/postgres" -D "$2/data" -p "$3" -k "$2" -h 127.0.0.1 \
-            -c fsync=off -c full_page_writes=off -c max_connections=300 \
-            -c shared_buffers=32MB >"$2/server.log" 2>&1 &
-        pid=$!
-        cat >/dev/null
+        start() {
+            "$1/postgres" -D "$2/data" -p "$3" -k "$2" -h 127.0.0.1 \
+                -c fsync=off -c full_page_writes=off -c max_connections=300 \
+                -c shared_buffers=32MB >>"$2/server.log" 2>&1 &
+            pid=$!
+        }
+        start "$@"
+        while read -r command; do
+            if [ "$command" = restart ]; then
+                kill -INT "$pid"
+                wait "$pid"
+                start "$@"
+            fi
+        done
         kill -INT "$pid" 2>/dev/null
         wait "$pid"
         rm -rf "$2"
@@ -155,27 +169,83 @@ fn start_cluster(bin: &Path) -> Result<Cluster, String> {
         let _ = child.wait();
     });
 
-    let started = Instant::now();
-    loop {
-        let ready = Command::new(bin.join("pg_isready"))
-            .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        if ready {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let mut log = String::new();
-            let _ = std::fs::File::open(dir.join("server.log"))
-                .and_then(|mut f| f.read_to_string(&mut log));
-            return Err(format!("postgres did not become ready in 60 s:\n{log}"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(Cluster {
+    let cluster = Cluster {
         port,
-        _lifeline: Mutex::new(lifeline),
-    })
+        lifeline: Mutex::new(lifeline),
+        bin: bin.to_owned(),
+        dir,
+    };
+    cluster.wait_ready()?;
+    Ok(cluster)
+}
+
+impl Cluster {
+    /// Whether the server accepts connections now.
+    fn is_ready(&self) -> bool {
+        Command::new(self.bin.join("pg_isready"))
+            .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn log(&self) -> String {
+        let mut log = String::new();
+        let _ = std::fs::File::open(self.dir.join("server.log"))
+            .and_then(|mut f| f.read_to_string(&mut log));
+        log
+    }
+
+    /// Waits until the server accepts connections (60 s at most).
+    fn wait_ready(&self) -> Result<(), String> {
+        let started = Instant::now();
+        while !self.is_ready() {
+            if started.elapsed() > Duration::from_secs(60) {
+                return Err(format!(
+                    "postgres did not become ready in 60 s:\n{}",
+                    self.log()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
+    /// A cluster of its own (for a test that restarts it), stopped and
+    /// removed when dropped; `None` as for [`database`].
+    pub fn dedicated() -> Option<Self> {
+        cluster_port()?;
+        let bin = bin_dir().expect("the shared cluster found the binaries");
+        Some(start_cluster(&bin).expect("a dedicated cluster"))
+    }
+
+    /// A fresh database on this cluster, as a `DATABASE_URL`.
+    pub async fn database(&self) -> String {
+        create_database(self.port).await
+    }
+
+    /// Stops the server (a fast shutdown: every client is told and
+    /// disconnected) and starts it again on the same port and data; returns
+    /// once it accepts connections. Waits without blocking the runtime, so
+    /// the servers under test see their connections close meanwhile.
+    pub async fn restart(&self) {
+        use std::io::Write;
+        const UP: &str = "ready to accept connections";
+        let starts = self.log().matches(UP).count();
+        {
+            let mut lifeline = self.lifeline.lock().unwrap();
+            writeln!(lifeline, "restart").expect("the cluster's shell is running");
+            lifeline.flush().unwrap();
+        }
+        // Back when the new server has said so in its log and answers.
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            if self.log().matches(UP).count() > starts && self.is_ready() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the cluster did not come back:\n{}", self.log());
+    }
 }
 
 /// The port of the cluster, starting it on first use; `None` (the test
@@ -210,7 +280,10 @@ pub fn url(port: u16, database: &str) -> String {
 /// when PostgreSQL is not installed here (the test is skipped; in CI it
 /// fails instead).
 pub async fn database() -> Option<String> {
-    let port = cluster_port()?;
+    Some(create_database(cluster_port()?).await)
+}
+
+async fn create_database(port: u16) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let name = format!(
         "test_{}_{}",
@@ -227,7 +300,7 @@ pub async fn database() -> Option<String> {
         .expect("create a test database");
     drop(client);
     let _ = conn.await;
-    Some(url(port, &name))
+    url(port, &name)
 }
 
 /// The same URL, reaching the database through `proxy` instead.
