@@ -14,8 +14,10 @@
 //! message — unless `CI=true`, where it fails, so CI never passes by
 //! skipping.
 //!
-//! [`Proxy`] stands between a server and the database so a test can cut
-//! the line (an outage, as when the database restarts) and restore it.
+//! A test that restarts the database gets a [`Cluster::dedicated`] of its
+//! own, so the shared one never goes away under other tests. [`Proxy`]
+//! stands between a server and the database so a test can cut the line (an
+//! outage) and restore it.
 
 use std::{
     io::Read,
