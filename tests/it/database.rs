@@ -249,6 +249,17 @@ async fn an_unreachable_database_is_an_apology_and_a_503_and_service_resumes_whe
         .await
         .unwrap();
     assert_eq!(health.status(), 200, "the server stays up");
+    // A new caller is still answered, and told the truth about bookings.
+    let newcomer = sid(8);
+    let hello = app
+        .twiml(
+            "/voice/inbound",
+            &[("CallSid", newcomer.as_str()), ("From", "+14155550144")],
+        )
+        .await;
+    assert!(hello.contains("<Gather"), "{hello}");
+    let said = spoken(&app.say(&newcomer, "is tomorrow at 11 am free").await);
+    assert!(said.contains("can't reach the calendar"), "{said}");
 
     // The database is back: pooled connections that died are replaced.
     proxy.restore().await;
