@@ -7,7 +7,11 @@
 use std::{collections::HashSet, sync::Arc};
 
 use chrono::{TimeZone, Utc};
-use frontdesk::{postgres::Postgres, reminders::ReminderBook, twilio::number::PhoneNumber};
+use frontdesk::{
+    postgres::{PgError, Postgres},
+    reminders::ReminderBook,
+    twilio::number::PhoneNumber,
+};
 
 use crate::{
     helpers::{TestApp, sid, spoken, sunday_morning},
@@ -568,6 +572,29 @@ async fn frontdesk_check_online_reads_the_schema_version_and_creates_nothing() {
         database(&check::online(&config).await),
         Outcome::Skipped(_)
     ));
+}
+
+#[tokio::test]
+async fn a_database_that_never_answers_is_given_up_on_within_the_operation_timeout() {
+    // A listener that accepts and then says nothing, like a hung server.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let db = Postgres::pool(&crate::postgres::url(port, "frontdesk")).unwrap();
+    // It gives up by itself (QUERY_TIMEOUT) rather than hang; the outer
+    // limit only keeps a broken build from hanging the test run.
+    let e = tokio::time::timeout(std::time::Duration::from_secs(60), db.schema_version())
+        .await
+        .expect("the operation gives up by itself")
+        .unwrap_err();
+    assert!(matches!(e, PgError::Timeout), "{e:?}");
+    assert!(e.is_unavailable());
+    held.abort();
 }
 
 #[tokio::test]
