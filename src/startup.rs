@@ -153,7 +153,11 @@ impl Stores {
         Ok(match &config.database_url {
             Some(url) => {
                 let db = Postgres::connect(url.expose()).await?;
-                tracing::info!("appointments, call log, messages and reminders in PostgreSQL");
+                if config.calendar.use_builtin {
+                    tracing::info!("appointments, call log, messages and reminders in PostgreSQL");
+                } else {
+                    tracing::info!("call log, messages and reminders in PostgreSQL");
+                }
                 Self {
                     archive: Archive::postgres(db.clone()),
                     messages: MessageBook::postgres(db.clone()),
