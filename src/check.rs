@@ -1,7 +1,8 @@
 //! `frontdesk check`: the configuration as a table of variables (secrets
 //! masked) with its warnings, and with `--online` a probe of each outside
 //! service — Twilio (fetch the account), the LLM (list the models), the
-//! calendar (read it) — every failure with what to do about it.
+//! calendar (read it), PostgreSQL (read the schema version) — every failure
+//! with what to do about it.
 //!
 //! Probes only read; nothing is booked, called or sent. `PUBLIC_URL` cannot
 //! be checked from here (reaching it from this machine proves nothing about
@@ -45,6 +46,20 @@ fn opt(value: Option<&str>) -> String {
 
 fn secret(value: Option<&Secret>) -> String {
     value.map_or_else(|| "(unset)".to_owned(), mask)
+}
+
+/// `DATABASE_URL` with its password (and any query string) hidden.
+fn database_url(url: &Secret) -> String {
+    match url::Url::parse(url.expose()) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("****"));
+            }
+            u.set_query(None);
+            u.to_string()
+        }
+        Err(_) => mask(url),
+    }
 }
 
 /// The settings in effect, by variable name.
@@ -112,6 +127,12 @@ pub fn settings(config: &Config) -> Vec<(&'static str, String)> {
             c.business.appointment_minutes.to_string(),
         ),
         ("DATA_DIR", c.data_dir.display().to_string()),
+        (
+            "DATABASE_URL",
+            c.database_url
+                .as_ref()
+                .map_or_else(|| "(unset: SQLite under DATA_DIR)".to_owned(), database_url),
+        ),
         (
             "CALL_MODE",
             match c.call_mode {
@@ -211,6 +232,7 @@ pub async fn online(config: &Config) -> Vec<Probe> {
         twilio(config).await,
         llm(config).await,
         calendar(config).await,
+        database(config).await,
         Probe {
             name: "PUBLIC_URL",
             outcome: Outcome::Skipped(format!(
@@ -220,6 +242,47 @@ pub async fn online(config: &Config) -> Vec<Probe> {
             )),
         },
     ]
+}
+
+/// Reads the schema version from `DATABASE_URL` (nothing is created).
+async fn database(config: &Config) -> Probe {
+    const NAME: &str = "database";
+    let Some(url) = &config.database_url else {
+        return Probe {
+            name: NAME,
+            outcome: Outcome::Skipped(
+                "DATABASE_URL is unset: SQLite under DATA_DIR (one instance)".into(),
+            ),
+        };
+    };
+    let fix = "check DATABASE_URL's host, port, user, password and database, and that the \
+               server accepts connections from this machine";
+    let db = match crate::postgres::Postgres::pool(url.expose()) {
+        Ok(db) => db,
+        Err(e) => return Probe::failed(NAME, e.to_string(), fix),
+    };
+    match db.schema_version().await {
+        Ok(version) => Probe {
+            name: NAME,
+            outcome: Outcome::Ok(format!(
+                "PostgreSQL reachable, schema {} at version {version}",
+                crate::postgres::SCHEMA
+            )),
+        },
+        Err(e)
+            if e.is(&tokio_postgres::error::SqlState::UNDEFINED_TABLE)
+                || e.is(&tokio_postgres::error::SqlState::INVALID_SCHEMA_NAME) =>
+        {
+            Probe {
+                name: NAME,
+                outcome: Outcome::Ok(format!(
+                    "PostgreSQL reachable; the schema {} is created at the first start",
+                    crate::postgres::SCHEMA
+                )),
+            }
+        }
+        Err(e) => Probe::failed(NAME, e.to_string(), fix),
+    }
 }
 
 /// The probes as lines; `true` when none failed.
@@ -392,12 +455,16 @@ async fn calendar(config: &Config) -> Probe {
     }
     let fix = "check GOOGLE_APPLICATION_CREDENTIALS (a service-account key file) and share the \
                calendar GOOGLE_CALENDAR_ID with the service account's email (Make changes to events)";
-    let calendar =
-        match tokio::time::timeout(PROBE_TIMEOUT, crate::startup::open_calendar(config)).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Probe::failed(NAME, e.to_string(), fix),
-            Err(_) => return Probe::failed(NAME, "Google did not answer in time", fix),
-        };
+    let calendar = match tokio::time::timeout(
+        PROBE_TIMEOUT,
+        crate::startup::open_calendar(config, None),
+    )
+    .await
+    {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return Probe::failed(NAME, e.to_string(), fix),
+        Err(_) => return Probe::failed(NAME, "Google did not answer in time", fix),
+    };
     let now = Utc::now();
     match tokio::time::timeout(
         PROBE_TIMEOUT,
@@ -429,6 +496,9 @@ mod tests {
             "OPENAI_API_KEY" => Some("sk-very-secret-key-1234".into()),
             "API_TOKEN" => Some("an-api-token-of-some-length".into()),
             "TWILIO_ACCOUNT_SID" => Some("AC0123".into()),
+            "DATABASE_URL" => Some(
+                "postgres://frontdesk:pg-pass-word@db.example.com:5432/desk?sslmode=require".into(),
+            ),
             _ => None,
         })
         .unwrap();
@@ -437,12 +507,17 @@ mod tests {
             "0123456789abcdef0123456789abwxyz",
             "sk-very-secret-key",
             "an-api-token-of-some",
+            "pg-pass-word",
         ] {
             assert!(!text.contains(secret), "{secret} leaked:\n{text}");
         }
         assert!(text.contains("TWILIO_AUTH_TOKEN"), "{text}");
         assert!(text.contains("set (****wxyz)"), "{text}");
         assert!(text.contains("AC0123"), "{text}");
+        assert!(
+            text.contains("postgres://frontdesk:****@db.example.com:5432/desk"),
+            "{text}"
+        );
         assert!(
             !text.contains("auth_token") && !text.contains("Secret("),
             "{text}"

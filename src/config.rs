@@ -343,6 +343,11 @@ pub struct Config {
     pub api_token: Option<Secret>,
     /// `LOG_FORMAT` (default `text`).
     pub log_format: LogFormat,
+    /// `DATABASE_URL` (unset by default): a `postgres://` URL; appointments,
+    /// the call log, messages and reminders then live in PostgreSQL, shared
+    /// by every instance, instead of SQLite under `DATA_DIR`. A secret: it
+    /// usually carries a password.
+    pub database_url: Option<Secret>,
 }
 
 /// Every problem found in the configuration, each naming its variable.
@@ -441,6 +446,21 @@ pub fn parse_business_hours(raw: &str) -> Result<(NaiveTime, NaiveTime), String>
         return Err("the opening time must come before the closing time".into());
     }
     Ok((open, close))
+}
+
+/// Checks a `DATABASE_URL`: a `postgres://` (or `postgresql://`) URL that
+/// the PostgreSQL client accepts. The reason never includes the URL.
+fn parse_database_url(raw: &str) -> Result<(), String> {
+    let lower = raw.to_ascii_lowercase();
+    if !(lower.starts_with("postgres://") || lower.starts_with("postgresql://")) {
+        return Err(
+            "must be a postgres:// URL, e.g. postgres://frontdesk:secret@db.example.com/frontdesk"
+                .into(),
+        );
+    }
+    raw.parse::<tokio_postgres::Config>()
+        .map(|_| ())
+        .map_err(|e| format!("not a usable PostgreSQL URL ({e})"))
 }
 
 /// The greeting when `GREETING_MESSAGE` is unset.
@@ -673,6 +693,17 @@ impl Config {
             }
         });
 
+        let database_url = r.raw("DATABASE_URL").and_then(|raw| {
+            // The URL usually carries a password: a problem never repeats it.
+            match parse_database_url(&raw) {
+                Ok(()) => Some(Secret::new(raw)),
+                Err(why) => {
+                    r.problems.push(format!("DATABASE_URL: {why}"));
+                    None
+                }
+            }
+        });
+
         if !r.problems.is_empty() {
             return Err(ConfigError {
                 problems: r.problems,
@@ -696,6 +727,7 @@ impl Config {
             max_request_bytes,
             api_token,
             log_format,
+            database_url,
         })
     }
 
@@ -865,6 +897,26 @@ mod tests {
             "wss://abc.ngrok.app/twilio/stream"
         );
         assert!(PublicUrl::parse("https://x.example/?a=1").is_err());
+    }
+
+    #[test]
+    fn a_database_url_must_be_postgres_and_is_never_repeated_in_errors() {
+        let ok = config(&[(
+            "DATABASE_URL",
+            "postgres://frontdesk:hunter22@db.example.com:5432/frontdesk?sslmode=require",
+        )])
+        .unwrap();
+        assert!(ok.database_url.is_some());
+        assert!(!format!("{ok:?}").contains("hunter22"));
+        assert!(config(&[]).unwrap().database_url.is_none());
+        for bad in [
+            "mysql://root:hunter22@localhost/db",
+            "postgres://u:hunter22@localhost/db?sslmode=sometimes",
+        ] {
+            let err = config(&[("DATABASE_URL", bad)]).unwrap_err().to_string();
+            assert!(err.contains("DATABASE_URL: "), "{err}");
+            assert!(!err.contains("hunter22"), "{err}");
+        }
     }
 
     #[test]

@@ -21,6 +21,10 @@
 //!   agent, and the calendar tools both use.
 //! - [`calendar`]: availability rules over the built-in or Google calendar.
 //! - [`messages`]: messages taken for the business, kept durably.
+//! - [`postgres`]: with `DATABASE_URL`, the pool and schema that hold the
+//!   appointments, call log, messages and reminders shared by several
+//!   instances (SQLite under `DATA_DIR` otherwise; each store chooses its
+//!   backend once at start).
 //! - [`texts`]: SMS confirmations of bookings, moves and cancellations.
 //! - [`reminders`]: each appointment's reminder, once, at its lead time.
 //! - [`cli`]: the `frontdesk call` command, a client of `/make-call`;
@@ -50,6 +54,7 @@ pub mod ledger;
 pub mod logging;
 pub mod messages;
 pub mod metrics;
+pub mod postgres;
 pub mod rehearsal;
 pub mod reminders;
 pub mod session;

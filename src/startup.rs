@@ -22,12 +22,13 @@ use crate::{
     api_token::{self, TokenError},
     calendar::{
         CalendarError, Scheduler, SharedCalendar, google::GoogleCalendar, local::LocalCalendar,
-        metered::Metered,
+        metered::Metered, postgres::PgCalendar,
     },
     clock::{Clock, system_clock},
     config::{AgentKind, Config},
     messages::{MessageBook, MessageError},
     metrics::Metrics,
+    postgres::{PgError, Postgres},
     reminders::{ReminderBook, ReminderError, Reminders},
     session::{Archive, ArchiveError, LiveCalls, MemoryCalls, RedisCalls, SessionStore},
     shared::{Shared, SharedError},
@@ -79,6 +80,9 @@ pub enum StartupError {
     /// `REDIS_URL` is set but Redis does not answer.
     #[error("REDIS_URL: {0}; start Redis or unset REDIS_URL to keep live calls in this process")]
     Redis(#[from] SharedError),
+    /// `DATABASE_URL` is set but the database cannot be reached or migrated.
+    #[error("database (DATABASE_URL): {0}")]
+    Database(#[from] PgError),
 }
 
 /// A bound, not yet serving, server.
@@ -88,10 +92,17 @@ pub struct Application {
     state: AppState,
 }
 
-/// Opens the configured calendar.
-pub(crate) async fn open_calendar(config: &Config) -> Result<SharedCalendar, CalendarError> {
+/// Opens the configured calendar: the built-in one (in `db` when
+/// `DATABASE_URL` is set, else SQLite under `DATA_DIR`) or Google's.
+pub(crate) async fn open_calendar(
+    config: &Config,
+    db: Option<&Postgres>,
+) -> Result<SharedCalendar, CalendarError> {
     if config.calendar.use_builtin {
-        return Ok(Arc::new(LocalCalendar::open(&config.data_dir)?));
+        return Ok(match db {
+            Some(db) => Arc::new(PgCalendar::new(db.clone())),
+            None => Arc::new(LocalCalendar::open(&config.data_dir)?),
+        });
     }
     let credentials = config
         .calendar
@@ -148,22 +159,64 @@ async fn live_stores(config: &Config) -> Result<(Box<dyn LiveCalls>, TurnRunner)
     ))
 }
 
+/// The durable stores, chosen once from the configuration: PostgreSQL
+/// when `DATABASE_URL` is set (connected and migrated here), else SQLite
+/// under `DATA_DIR`. Nothing after start-up knows which.
+struct Stores {
+    db: Option<Postgres>,
+    archive: Archive,
+    messages: MessageBook,
+}
+
+impl Stores {
+    async fn open(config: &Config) -> Result<Self, StartupError> {
+        Ok(match &config.database_url {
+            Some(url) => {
+                let db = Postgres::connect(url.expose()).await?;
+                if config.calendar.use_builtin {
+                    tracing::info!("appointments, call log, messages and reminders in PostgreSQL");
+                } else {
+                    tracing::info!("call log, messages and reminders in PostgreSQL");
+                }
+                Self {
+                    archive: Archive::postgres(db.clone()),
+                    messages: MessageBook::postgres(db.clone()),
+                    db: Some(db),
+                }
+            }
+            None => Self {
+                archive: Archive::open(&config.data_dir)?,
+                messages: MessageBook::open(&config.data_dir)?,
+                db: None,
+            },
+        })
+    }
+
+    fn reminder_book(&self, config: &Config) -> Result<ReminderBook, StartupError> {
+        Ok(match &self.db {
+            Some(db) => ReminderBook::postgres(db.clone()),
+            None => ReminderBook::open(&config.data_dir)?,
+        })
+    }
+}
+
 /// Builds the shared state from the configuration.
 pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, StartupError> {
     prepare_data_dir(&config.data_dir)?;
     let api_token = api_token::load_or_create(config.api_token.as_ref(), &config.data_dir)?;
     let metrics = Arc::new(Metrics::new(config.agent));
+    let stores = Stores::open(&config).await?;
     let (live, turns) = live_stores(&config).await?;
     let sessions = Arc::new(
-        SessionStore::with_live(Archive::open(&config.data_dir)?, live)
+        SessionStore::with_live(stores.archive.clone(), live)
             .with_metrics(Arc::clone(&metrics))
             .with_clock(Arc::clone(&clock)),
     );
     let calendar: SharedCalendar = Arc::new(Metered::new(
-        open_calendar(&config).await?,
+        open_calendar(&config, stores.db.as_ref()).await?,
         Arc::clone(&metrics),
     ));
-    let messages = MessageBook::open(&config.data_dir)?;
+    let messages = stores.messages.clone();
     let twilio = Arc::new(TwilioClient::new(&config.twilio).with_metrics(Arc::clone(&metrics)));
     let texter = config.duties.sms_confirmations.then(|| {
         Arc::new(Texter::new(
@@ -176,7 +229,7 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Start
     let scheduler = Scheduler::new(calendar, &config.business);
     let reminders = match config.duties.reminder_lead {
         Some(lead) => Some(Arc::new(Reminders {
-            book: ReminderBook::open(&config.data_dir)?,
+            book: stores.reminder_book(&config)?,
             lead: chrono::Duration::from_std(lead).unwrap_or_default(),
             channel: config.duties.reminder_channel,
             scheduler: scheduler.clone(),

@@ -1,8 +1,10 @@
 //! Appointments: the [`Calendar`] seam and the availability rules on top.
 //!
-//! A [`Calendar`] stores appointments (the built-in [`local::LocalCalendar`]
-//! under `DATA_DIR`, or [`google::GoogleCalendar`]) and offers one atomic
-//! operation that matters: book (or move) *only if the time is still free*.
+//! A [`Calendar`] stores appointments (the built-in calendar: SQLite under
+//! `DATA_DIR`, [`local::LocalCalendar`], or PostgreSQL when `DATABASE_URL`
+//! is set, [`postgres::PgCalendar`]; or [`google::GoogleCalendar`]) and
+//! offers one atomic operation that matters: book (or move) *only if the
+//! time is still free*.
 //! [`Scheduler`] holds the business rules every booking goes through: the
 //! business's hours, Monday to Friday, in `BUSINESS_TIMEZONE` (DST included),
 //! no times in the past, no overlaps, and the nearest free alternatives
@@ -12,6 +14,7 @@
 pub mod google;
 pub mod local;
 pub mod metered;
+pub mod postgres;
 
 use std::sync::Arc;
 

@@ -86,12 +86,14 @@ impl std::fmt::Display for Summary {
 }
 
 /// The configuration one rehearsed call runs with: `config`'s agent,
-/// business and voice, on a fresh built-in calendar in `data_dir`, with no
-/// Twilio credentials (a rehearsal places no calls and sends no texts).
+/// business and voice, on a fresh built-in calendar in `data_dir` (never the
+/// shared `DATABASE_URL`), with no Twilio credentials (a rehearsal places no
+/// calls and sends no texts).
 pub fn rehearsal_config(config: &Config, data_dir: &Path) -> Config {
     let mut c = config.clone();
     c.data_dir = data_dir.to_owned();
     c.calendar.use_builtin = true;
+    c.database_url = None;
     without_twilio_credentials(&mut c);
     c
 }

@@ -188,7 +188,7 @@ async fn google_errors_become_words_the_caller_hears_not_crashes() {
     assert_eq!(status, 200, "{body}");
     google.state.lock().unwrap().fail_with = Some(503);
     let (status, body) = app.get_json("/appointments").await;
-    assert_eq!(status, 500);
+    assert_eq!(status, 503, "a calendar that fails is unavailable: {body}");
     assert!(body["error"].as_str().unwrap().contains("Google Calendar"));
 }
 

@@ -3,11 +3,13 @@
 
 mod auth;
 mod browser;
+mod calendar_contract;
 mod check;
 mod cluster;
 mod contract;
 mod conversations;
 mod dashboard;
+mod database;
 mod duties;
 mod envelope;
 mod fake_google;
@@ -19,6 +21,7 @@ mod llm;
 mod metrics;
 mod openapi;
 mod outbound;
+mod postgres;
 mod redis_engine;
 mod scheduling;
 mod security;

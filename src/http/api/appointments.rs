@@ -5,7 +5,11 @@ use poem::web::Data;
 use poem_openapi::{Object, OpenApi, Tags, param::Query, payload::Json, types::Example};
 
 use super::error::{ErrorBody, ListError};
-use crate::{calendar::Appointment, http::auth::ApiAuth, state::AppState};
+use crate::{
+    calendar::{Appointment, CalendarError},
+    http::auth::ApiAuth,
+    state::AppState,
+};
 
 #[derive(Tags)]
 enum ApiTags {
@@ -115,9 +119,13 @@ impl AppointmentsApi {
         let (start, end) = (bound(first), bound(last.succ_opt().unwrap_or(last)));
         let found = s.calendar().list(start, end).await.map_err(|e| {
             tracing::error!(error = %e, "calendar read failed");
-            ListError::Internal(ErrorBody::json(format!(
-                "the calendar could not be read: {e}"
-            )))
+            let error = format!("the calendar could not be read: {e}");
+            match e {
+                CalendarError::Unavailable(_) => {
+                    ListError::Unavailable(ErrorBody::unavailable(error))
+                }
+                _ => ListError::Internal(ErrorBody::json(error)),
+            }
         })?;
         let local = |t: DateTime<Utc>| t.with_timezone(&tz).fixed_offset();
         Ok(Json(AppointmentList {

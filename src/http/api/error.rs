@@ -56,6 +56,19 @@ impl ErrorBody {
         Json(Self::new(error))
     }
 
+    /// `error` with the advice to retry: the answer of a route whose store
+    /// is out of reach for now (503).
+    pub fn unavailable(error: impl Into<String>) -> Json<Self> {
+        Json(Self {
+            error: error.into(),
+            hint: Some(
+                "the database or calendar it is kept in cannot be reached; retry in a moment"
+                    .into(),
+            ),
+            ..Self::default()
+        })
+    }
+
     /// The body as a complete response with `status`.
     pub fn into_response(self, status: StatusCode) -> Response {
         let body = serde_json::to_vec(&poem_openapi::types::ToJSON::to_json(&self))
@@ -114,6 +127,11 @@ pub enum ListError {
     /// could not be read).
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
+    /// The store the answer comes from is out of reach for now (the
+    /// database is down or restarting, the calendar backend fails); retry
+    /// shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
 }
 
 /// Errors of a lookup of one call (`GET /session/{call_sid}`).
@@ -133,4 +151,7 @@ pub enum LookupError {
     /// The call log could not be read.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
+    /// The call log's database is out of reach for now; retry shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
 }

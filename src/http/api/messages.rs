@@ -137,7 +137,13 @@ impl MessagesApi {
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "message book read failed");
-                ListError::Internal(ErrorBody::json("the messages could not be read"))
+                if e.is_unavailable() {
+                    ListError::Unavailable(ErrorBody::unavailable(
+                        "the messages are unavailable right now",
+                    ))
+                } else {
+                    ListError::Internal(ErrorBody::json("the messages could not be read"))
+                }
             })?;
         Ok(Json(MessageList {
             messages: found.into_iter().map(MessageView::from).collect(),

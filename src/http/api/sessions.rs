@@ -534,9 +534,13 @@ impl SessionsApi {
             Ok(None) => Err(not_found()),
             Err(e) => {
                 tracing::error!(error = %e, "call log read failed");
-                Err(LookupError::Internal(ErrorBody::json(
-                    "the call log could not be read",
-                )))
+                Err(if e.is_unavailable() {
+                    LookupError::Unavailable(ErrorBody::unavailable(
+                        "the call log is unavailable right now",
+                    ))
+                } else {
+                    LookupError::Internal(ErrorBody::json("the call log could not be read"))
+                })
             }
         }
     }
@@ -584,7 +588,13 @@ impl SessionsApi {
         if include_ended.0.unwrap_or(false) {
             let ended = state.sessions.search_ended(&search).await.map_err(|e| {
                 tracing::error!(error = %e, "call log read failed");
-                ListError::Internal(ErrorBody::json("the call log could not be read"))
+                if e.is_unavailable() {
+                    ListError::Unavailable(ErrorBody::unavailable(
+                        "the call log is unavailable right now",
+                    ))
+                } else {
+                    ListError::Internal(ErrorBody::json("the call log could not be read"))
+                }
             })?;
             for s in &ended {
                 sessions.insert(s.call_sid.to_string(), s.into());

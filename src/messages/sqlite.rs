@@ -1,5 +1,4 @@
-//! Messages the receptionist takes for the business, kept in SQLite under
-//! `DATA_DIR` (`messages.db`).
+//! Messages in SQLite under `DATA_DIR` (`messages.db`): the default.
 //!
 //! Durability: WAL mode with `synchronous=FULL`, so a message is on disk
 //! before [`MessageBook::take`] returns and before the caller hears it read
@@ -13,71 +12,18 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
-use serde::Serialize;
 
-/// What can go wrong with the message book.
-#[derive(Debug, thiserror::Error)]
-pub enum MessageError {
-    /// The database failed.
-    #[error("message database: {0}")]
-    Database(#[from] rusqlite::Error),
-    /// The data directory could not be created.
-    #[error("DATA_DIR {path}: {source}")]
-    Directory {
-        /// The directory.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The blocking task failed.
-    #[error("message task: {0}")]
-    Task(String),
-}
+use super::{Message, MessageError, NewMessage};
 
-/// A message for the business.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Message {
-    /// The message's id.
-    pub id: i64,
-    /// When it was taken.
-    pub taken_at: DateTime<Utc>,
-    /// The call it was taken on.
-    pub call_sid: String,
-    /// The number the caller called from (absent when withheld).
-    pub caller_number: Option<String>,
-    /// Who it is from.
-    pub name: String,
-    /// What it is about.
-    pub message: String,
-    /// Where to call back (absent when the caller gave none and their
-    /// number is withheld).
-    pub callback_number: Option<String>,
-}
-
-/// A message to keep.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewMessage {
-    /// The call it is taken on.
-    pub call_sid: String,
-    /// The caller's own number, when known.
-    pub caller_number: Option<String>,
-    /// Who it is from.
-    pub name: String,
-    /// What it is about.
-    pub message: String,
-    /// Where to call back.
-    pub callback_number: Option<String>,
-}
-
-/// The messages taken, durable.
+/// The messages taken, in SQLite.
 #[derive(Clone)]
-pub struct MessageBook {
+pub(super) struct SqliteMessages {
     conn: Arc<Mutex<Connection>>,
 }
 
-impl MessageBook {
+impl SqliteMessages {
     /// Opens (or creates) `messages.db` under `data_dir`.
-    pub fn open(data_dir: &Path) -> Result<Self, MessageError> {
+    pub(super) fn open(data_dir: &Path) -> Result<Self, MessageError> {
         std::fs::create_dir_all(data_dir).map_err(|source| MessageError::Directory {
             path: data_dir.display().to_string(),
             source,
@@ -118,7 +64,11 @@ impl MessageBook {
     }
 
     /// Keeps a message; it is on disk when this returns.
-    pub async fn take(&self, m: NewMessage, now: DateTime<Utc>) -> Result<Message, MessageError> {
+    pub(super) async fn take(
+        &self,
+        m: NewMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Message, MessageError> {
         let taken_at = now.timestamp_millis();
         self.with_conn(move |conn| {
             conn.execute(
@@ -147,7 +97,7 @@ impl MessageBook {
     }
 
     /// Messages taken in `[from, to)`, newest first, at most `limit`.
-    pub async fn list(
+    pub(super) async fn list(
         &self,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
@@ -197,13 +147,13 @@ mod tests {
     #[tokio::test]
     async fn messages_survive_reopening_and_list_newest_first_within_dates() {
         let dir = tempfile::tempdir().unwrap();
-        let book = MessageBook::open(dir.path()).unwrap();
+        let book = SqliteMessages::open(dir.path()).unwrap();
         let day = |d| Utc.with_ymd_and_hms(2026, 11, d, 15, 0, 0).unwrap();
         book.take(message("Ada"), day(23)).await.unwrap();
         book.take(message("Alan"), day(24)).await.unwrap();
         book.take(message("Grace"), day(25)).await.unwrap();
         drop(book);
-        let book = MessageBook::open(dir.path()).unwrap();
+        let book = SqliteMessages::open(dir.path()).unwrap();
         let all = book.list(None, None, 100).await.unwrap();
         let names: Vec<&str> = all.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["Grace", "Alan", "Ada"]);

@@ -1,4 +1,4 @@
-//! The call log: ended calls, persisted under `DATA_DIR` in SQLite.
+//! The call log in SQLite under `DATA_DIR` (`calls.db`): the default.
 //!
 //! Each ended call is one row holding the session as JSON. SQLite runs in
 //! WAL mode; a row is on disk before `save` returns, so a call that ended
@@ -13,56 +13,8 @@ use std::{
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::Session;
-
-/// What can go wrong with the call log.
-#[derive(Debug, thiserror::Error)]
-pub enum ArchiveError {
-    /// The database failed.
-    #[error("call log database: {0}")]
-    Database(#[from] rusqlite::Error),
-    /// The data directory could not be created.
-    #[error("call log directory {path}: {source}")]
-    Directory {
-        /// The directory.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A stored row could not be read back.
-    #[error("call log record: {0}")]
-    Record(#[from] serde_json::Error),
-    /// The blocking task failed.
-    #[error("call log task: {0}")]
-    Task(String),
-}
-
-/// Which ended calls to find.
-#[derive(Debug, Clone, Default)]
-pub struct Search {
-    /// Digits that the caller's or called number contains.
-    pub digits: Option<String>,
-    /// Calls that started at or after this.
-    pub started_from: Option<DateTime<Utc>>,
-    /// Calls that started before this.
-    pub started_before: Option<DateTime<Utc>>,
-    /// At most this many.
-    pub limit: u32,
-}
-
-impl Search {
-    /// Whether a (live) session matches, by the same rules as the query.
-    pub fn matches(&self, s: &Session) -> bool {
-        let has = |n: &Option<String>, d: &str| {
-            n.as_deref().is_some_and(|n| n.replace('+', "").contains(d))
-        };
-        self.digits
-            .as_deref()
-            .is_none_or(|d| has(&s.from, d) || has(&s.to, d))
-            && self.started_from.is_none_or(|t| s.started_at >= t)
-            && self.started_before.is_none_or(|t| s.started_at < t)
-    }
-}
+use super::{ArchiveError, Search};
+use crate::session::Session;
 
 /// A bound that compares as text with the record's timestamps (serde writes
 /// `Z` and 0 to 9 fraction digits; nine digits sort right against all of them).
@@ -70,15 +22,15 @@ fn sortable(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
-/// The persisted log of ended calls.
+/// The call log in SQLite.
 #[derive(Clone)]
-pub struct Archive {
+pub(super) struct SqliteArchive {
     conn: Arc<Mutex<Connection>>,
 }
 
-impl Archive {
+impl SqliteArchive {
     /// Opens (or creates) `calls.db` under `data_dir`.
-    pub fn open(data_dir: &Path) -> Result<Self, ArchiveError> {
+    pub(super) fn open(data_dir: &Path) -> Result<Self, ArchiveError> {
         std::fs::create_dir_all(data_dir).map_err(|source| ArchiveError::Directory {
             path: data_dir.display().to_string(),
             source,
@@ -114,7 +66,7 @@ impl Archive {
     }
 
     /// Writes an ended call (replacing an earlier record of the same call).
-    pub async fn save(&self, session: &Session) -> Result<(), ArchiveError> {
+    pub(super) async fn save(&self, session: &Session) -> Result<(), ArchiveError> {
         let record = serde_json::to_string(session)?;
         let sid = session.call_sid.as_str().to_owned();
         let ended_at = session
@@ -132,7 +84,7 @@ impl Archive {
     }
 
     /// One ended call.
-    pub async fn load(&self, call_sid: &str) -> Result<Option<Session>, ArchiveError> {
+    pub(super) async fn load(&self, call_sid: &str) -> Result<Option<Session>, ArchiveError> {
         let sid = call_sid.to_owned();
         let record: Option<String> = self
             .with_conn(move |c| {
@@ -148,7 +100,7 @@ impl Archive {
     }
 
     /// Ended calls matching `search`, newest first.
-    pub async fn search(&self, search: &Search) -> Result<Vec<Session>, ArchiveError> {
+    pub(super) async fn search(&self, search: &Search) -> Result<Vec<Session>, ArchiveError> {
         let digits = search.digits.clone();
         let from = search.started_from.map(sortable);
         let to = search.started_before.map(sortable);
@@ -178,7 +130,7 @@ impl Archive {
     }
 
     /// The most recently ended calls, newest first.
-    pub async fn recent(&self, limit: u32) -> Result<Vec<Session>, ArchiveError> {
+    pub(super) async fn recent(&self, limit: u32) -> Result<Vec<Session>, ArchiveError> {
         let records: Vec<String> = self
             .with_conn(move |c| {
                 let mut stmt =

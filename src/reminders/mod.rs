@@ -3,23 +3,22 @@
 //! already at booking), by text or by an outbound call
 //! (`REMINDER_CHANNEL`).
 //!
-//! What is due lives in SQLite under `DATA_DIR` (`reminders.db`), not in
-//! memory: a booking or a move (re)schedules its reminder, a cancellation
-//! drops it, and a reminder is *claimed* in one `BEGIN IMMEDIATE`
-//! transaction before it is sent, so neither a restart nor several
-//! instances sharing the file send one twice. Just before sending, the
+//! What is due lives in a database, not in memory — SQLite under
+//! `DATA_DIR` (`reminders.db`, [`sqlite`]) or, when `DATABASE_URL` is set,
+//! PostgreSQL (`frontdesk.reminders`, [`postgres`]): a booking or a move
+//! (re)schedules its reminder, a cancellation drops it, and a reminder is
+//! *claimed* (marked sent) in one transaction before it is sent, so neither
+//! a restart nor several instances send one twice. Just before sending, the
 //! appointment is looked up again: one that was cancelled or moved since
 //! gets no stale reminder. The check runs every second against the
 //! injected clock.
 
-use std::{
-    path::Path,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+mod postgres;
+mod sqlite;
+
+use std::{path::Path, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::{
     agent::speech,
@@ -27,6 +26,7 @@ use crate::{
     clock::Clock,
     config::ReminderChannel,
     metrics::{Delivery, Metrics},
+    postgres::{PgError, Postgres},
     session::SessionStore,
     twilio::{
         client::{NewCall, TwilioClient},
@@ -41,9 +41,12 @@ pub const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// What can go wrong with the reminder book.
 #[derive(Debug, thiserror::Error)]
 pub enum ReminderError {
-    /// The database failed.
+    /// The SQLite database failed.
     #[error("reminder database: {0}")]
     Database(#[from] rusqlite::Error),
+    /// The PostgreSQL database failed or is out of reach.
+    #[error("reminder database: {0}")]
+    Postgres(#[from] PgError),
     /// The data directory could not be created.
     #[error("DATA_DIR {path}: {source}")]
     Directory {
@@ -71,47 +74,28 @@ pub struct Due {
 /// The reminders to send, durable.
 #[derive(Clone)]
 pub struct ReminderBook {
-    conn: Arc<Mutex<Connection>>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::SqliteReminders),
+    Postgres(postgres::PgReminders),
 }
 
 impl ReminderBook {
     /// Opens (or creates) `reminders.db` under `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, ReminderError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| ReminderError::Directory {
-            path: data_dir.display().to_string(),
-            source,
-        })?;
-        let conn = Connection::open(data_dir.join("reminders.db"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS reminders (
-                appointment_id TEXT PRIMARY KEY,
-                phone          TEXT NOT NULL,
-                start_utc      INTEGER NOT NULL,
-                due_utc        INTEGER NOT NULL,
-                sent_at        INTEGER
-            );
-            CREATE INDEX IF NOT EXISTS reminders_due ON reminders (sent_at, due_utc);",
-        )?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            backend: Backend::Sqlite(sqlite::SqliteReminders::open(data_dir)?),
         })
     }
 
-    async fn with_conn<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
-    ) -> Result<T, ReminderError> {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| ReminderError::Task(e.to_string()))?
-        .map_err(ReminderError::from)
+    /// The reminders in PostgreSQL (whose schema [`Postgres::connect`] created).
+    pub fn postgres(db: Postgres) -> Self {
+        Self {
+            backend: Backend::Postgres(postgres::PgReminders::new(db)),
+        }
     }
 
     /// Schedules (or reschedules, unsent) the reminder of an appointment.
@@ -122,65 +106,29 @@ impl ReminderBook {
         start: DateTime<Utc>,
         due: DateTime<Utc>,
     ) -> Result<(), ReminderError> {
-        let (id, phone) = (appointment_id.to_owned(), phone.to_string());
-        let (start, due) = (start.timestamp(), due.timestamp());
-        self.with_conn(move |conn| {
-            conn.execute(
-                "INSERT INTO reminders (appointment_id, phone, start_utc, due_utc, sent_at)
-                 VALUES (?1, ?2, ?3, ?4, NULL)
-                 ON CONFLICT (appointment_id) DO UPDATE SET
-                   phone = excluded.phone, start_utc = excluded.start_utc,
-                   due_utc = excluded.due_utc, sent_at = NULL",
-                params![id, phone, start, due],
-            )
-            .map(|_| ())
-        })
-        .await
+        match &self.backend {
+            Backend::Sqlite(b) => b.schedule(appointment_id, phone, start, due).await,
+            Backend::Postgres(b) => b.schedule(appointment_id, phone, start, due).await,
+        }
     }
 
     /// Drops the reminder of a cancelled appointment.
     pub async fn drop_for(&self, appointment_id: &str) -> Result<(), ReminderError> {
-        let id = appointment_id.to_owned();
-        self.with_conn(move |conn| {
-            conn.execute(
-                "DELETE FROM reminders WHERE appointment_id = ?1",
-                params![id],
-            )
-            .map(|_| ())
-        })
-        .await
+        match &self.backend {
+            Backend::Sqlite(b) => b.drop_for(appointment_id).await,
+            Backend::Postgres(b) => b.drop_for(appointment_id).await,
+        }
     }
 
-    /// Claims every reminder due at `now` that nobody has sent: each is
-    /// marked sent in the same transaction, so it is claimed exactly once.
+    /// Claims every reminder due at `now` that nobody has sent (at most 50
+    /// at a time, earliest first): each is marked sent in the same
+    /// transaction, so it is claimed exactly once, across restarts and
+    /// instances.
     pub async fn claim_due(&self, now: DateTime<Utc>) -> Result<Vec<Due>, ReminderError> {
-        let now = now.timestamp();
-        self.with_conn(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let due: Vec<Due> = {
-                let mut stmt = tx.prepare(
-                    "SELECT appointment_id, phone, start_utc FROM reminders
-                     WHERE sent_at IS NULL AND due_utc <= ?1 ORDER BY due_utc LIMIT 50",
-                )?;
-                stmt.query_map(params![now], |row| {
-                    Ok(Due {
-                        appointment_id: row.get(0)?,
-                        phone: row.get(1)?,
-                        start: DateTime::from_timestamp(row.get(2)?, 0).unwrap_or_default(),
-                    })
-                })?
-                .collect::<Result<_, _>>()?
-            };
-            for d in &due {
-                tx.execute(
-                    "UPDATE reminders SET sent_at = ?1 WHERE appointment_id = ?2",
-                    params![now, d.appointment_id],
-                )?;
-            }
-            tx.commit()?;
-            Ok(due)
-        })
-        .await
+        match &self.backend {
+            Backend::Sqlite(b) => b.claim_due(now).await,
+            Backend::Postgres(b) => b.claim_due(now).await,
+        }
     }
 }
 
@@ -338,41 +286,5 @@ impl Reminders {
             tick.tick().await;
             self.run_due(clock()).await;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn a_due_reminder_is_claimed_once_even_after_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let book = ReminderBook::open(dir.path()).unwrap();
-        let phone = PhoneNumber::parse("+14155550100").unwrap();
-        let at = |h| Utc.with_ymd_and_hms(2026, 11, 24, h, 0, 0).unwrap();
-        book.schedule("a1", &phone, at(15), at(14)).await.unwrap();
-        book.schedule("a2", &phone, at(16), at(15)).await.unwrap();
-        book.schedule("a3", &phone, at(17), at(12)).await.unwrap();
-        book.drop_for("a3").await.unwrap();
-        assert!(book.claim_due(at(13)).await.unwrap().is_empty());
-        let due = book.claim_due(at(14)).await.unwrap();
-        assert_eq!(due.len(), 1);
-        assert_eq!(due[0].appointment_id, "a1");
-        assert!(book.claim_due(at(14)).await.unwrap().is_empty(), "once");
-        drop(book);
-        let again = ReminderBook::open(dir.path()).unwrap();
-        let due = again.claim_due(at(16)).await.unwrap();
-        let ids: Vec<&str> = due.iter().map(|d| d.appointment_id.as_str()).collect();
-        assert_eq!(
-            ids,
-            ["a2"],
-            "a1 was sent before the restart, a3 was dropped"
-        );
-        // A move reschedules, unsent.
-        again.schedule("a1", &phone, at(18), at(17)).await.unwrap();
-        assert_eq!(again.claim_due(at(17)).await.unwrap().len(), 1);
     }
 }
