@@ -5,6 +5,7 @@
 #
 #   scripts/cluster.sh                 # balancer on 8000, instances on 8001 and 8002
 #   BALANCER_PORT=9000 scripts/cluster.sh
+#   FRONTDESK_BIN=target/debug/frontdesk scripts/cluster.sh   # no release build
 #
 # Needs Debian's redis-server, postgresql and haproxy packages
 # (apt-get install redis-server postgresql haproxy). Everything it starts
@@ -29,8 +30,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   exit 1
 fi
 
-cargo build --release --locked --bin frontdesk
-BIN="${CARGO_TARGET_DIR:-target}/release/frontdesk"
+BIN="${FRONTDESK_BIN:-}"
+if [ -z "$BIN" ]; then
+  cargo build --release --locked --bin frontdesk
+  BIN="${CARGO_TARGET_DIR:-target}/release/frontdesk"
+fi
 
 WORK="$(mktemp -d /tmp/frontdesk-cluster.XXXXXX)"
 chmod 755 "$WORK"
@@ -42,7 +46,7 @@ as_pg() {
 }
 
 stop() {
-  trap - INT TERM EXIT
+  trap - INT TERM HUP EXIT
   echo
   echo "stopping…"
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -50,7 +54,7 @@ stop() {
   [ -d "$PG_DATA" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast stop >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
-trap stop INT TERM EXIT
+trap stop INT TERM HUP EXIT
 
 echo "== Redis on 127.0.0.1:$REDIS_PORT"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \

@@ -438,3 +438,160 @@ async fn when_redis_goes_away_the_caller_hears_an_apology_and_the_server_stays_u
         .unwrap();
     assert_eq!(health.status(), 200);
 }
+
+/// Whether `program` is on the PATH.
+fn installed(program: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn the_cluster_script_serves_a_call_through_the_balancer_and_stops_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let pg = std::path::Path::new("/usr/lib/postgresql");
+    let missing: Vec<&str> = [
+        ("haproxy", installed("haproxy")),
+        ("redis-server", installed("redis-server")),
+        ("curl", installed("curl")),
+        ("postgresql", pg.exists()),
+    ]
+    .into_iter()
+    .filter(|(_, ok)| !ok)
+    .map(|(name, _)| name)
+    .collect();
+    if !missing.is_empty() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("scripts/cluster.sh needs {missing:?}; CI must install them");
+        }
+        eprintln!("skipping the cluster script test: {missing:?} not installed");
+        return;
+    }
+    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cluster.sh");
+    let mut child = std::process::Command::new("bash")
+        .arg(script)
+        .env("FRONTDESK_BIN", env!("CARGO_BIN_EXE_frontdesk"))
+        .env("BALANCER_PORT", ports[0].to_string())
+        .env("PORT_A", ports[1].to_string())
+        .env("PORT_B", ports[2].to_string())
+        .env("REDIS_PORT", ports[3].to_string())
+        .env("PG_PORT", ports[4].to_string())
+        .env("API_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    // Wait for the script to say everything runs (it prints the URLs).
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    // Read everything it prints (a closed pipe would stop it), and hand
+    // over what it printed up to the URLs.
+    let (tx, ready) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        let mut line = String::new();
+        while out.read_line(&mut line).unwrap_or(0) > 0 {
+            printed.push_str(&line);
+            if line.contains("API token")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(printed.clone());
+            }
+            line.clear();
+        }
+    });
+    let printed = tokio::time::timeout(Duration::from_secs(90), ready)
+        .await
+        .expect("the script starts within 90 s")
+        .expect("the script prints its URLs");
+    let balancer = format!("http://127.0.0.1:{}", ports[0]);
+    assert!(printed.contains(&balancer), "{printed}");
+    // HAProxy's first health checks may still be running.
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..50 {
+        if client
+            .get(format!("{balancer}/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the balancer answers");
+
+    // A call whose webhooks go round robin over both instances.
+    let call = sid(300);
+    let post = |path: &str, form: Vec<(&'static str, String)>| {
+        client.post(format!("{balancer}{path}")).form(&form).send()
+    };
+    let greeting = post(
+        "/voice/inbound",
+        vec![("CallSid", call.clone()), ("From", "+14155550142".into())],
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(greeting.contains("<Gather"), "{greeting}");
+    for words in [
+        "What time is it?",
+        "What day is it today?",
+        "Thanks, goodbye",
+    ] {
+        let answer = post(
+            "/voice/process-speech",
+            vec![("CallSid", call.clone()), ("SpeechResult", words.into())],
+        )
+        .await
+        .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    // Each instance shows the whole call: the greeting and three exchanges.
+    for port in [ports[1], ports[2]] {
+        let s: serde_json::Value = client
+            .get(format!("http://127.0.0.1:{port}/session/{call}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(said(&s).len(), 7, "instance on {port}: {s}");
+    }
+
+    // Ctrl-C stops everything it started.
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let stopped = tokio::task::spawn_blocking(move || child.wait());
+    tokio::time::timeout(Duration::from_secs(30), stopped)
+        .await
+        .expect("the script stops within 30 s")
+        .unwrap()
+        .unwrap();
+    for port in &ports {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", *port)).is_err(),
+            "port {port} still open after Ctrl-C"
+        );
+    }
+}
