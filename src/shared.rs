@@ -78,6 +78,12 @@ pub mod keys {
         format!("{PREFIX}call:{sid}:lock")
     }
 
+    /// The speculation a call's instance offers for the caller's final
+    /// words (a hash).
+    pub fn speculation(sid: &CallSid) -> String {
+        format!("{PREFIX}call:{sid}:speculation")
+    }
+
     /// A call's running (or last finished) turn (a hash).
     pub fn turn(sid: &CallSid) -> String {
         format!("{PREFIX}call:{sid}:turn")

@@ -49,7 +49,10 @@ use dashmap::{DashMap, mapref::entry::Entry};
 use tokio::sync::{Mutex, watch};
 
 use crate::{
-    agent::{AgentError, CallContext, Reply, SharedAgent, gate::Gate},
+    agent::{
+        AgentError, CallContext, Reply, SharedAgent,
+        gate::{Gate, Standing},
+    },
     clock::Clock,
     ledger::{self, Arrival, LedgerEntry, Speculated, Traced, TurnTiming},
     metrics::{Metrics, TurnOutcome},
@@ -134,7 +137,7 @@ pub struct TurnRunner {
     slots: DashMap<CallSid, Slot>,
     locks: DashMap<CallSid, Arc<Mutex<()>>>,
     shared: Option<Arc<TurnLocks>>,
-    speculations: speculation::Speculations,
+    speculations: Arc<speculation::Speculations>,
     /// Holding phrases given so far, to vary the next one.
     holds_said: AtomicUsize,
 }
@@ -315,7 +318,24 @@ impl TurnRunner {
             return PartialOutcome::Ignored;
         }
         let lock = self.lock(call_sid);
-        self.speculations.partial(deps, call_sid, partial, lock)
+        let metrics = Arc::clone(&deps.metrics);
+        let sessions = Arc::clone(&deps.sessions);
+        let outcome = self.speculations.partial(deps, call_sid, partial, lock);
+        if let Some(locks) = &self.shared
+            && matches!(outcome, PartialOutcome::Started | PartialOutcome::Restarted)
+            && let Some((key, gate, done)) = self.speculations.running(call_sid)
+        {
+            tokio::spawn(offer_speculation(
+                Arc::clone(locks),
+                Arc::clone(&self.speculations),
+                (metrics, sessions),
+                call_sid.clone(),
+                key,
+                gate,
+                done,
+            ));
+        }
+        outcome
     }
 
     /// The final transcript came without words (silence, or an unknown
@@ -344,12 +364,27 @@ impl TurnRunner {
         utterance: &str,
         confidence: Option<f64>,
     ) -> Begin {
+        let key = words::normalise(utterance);
+        let own = self.speculations.has(call_sid, &key);
         let decision = locks
-            .begin(call_sid, token.as_deref(), utterance, deps.received.at)
+            .begin(
+                call_sid,
+                token.as_deref(),
+                (utterance, confidence),
+                &key,
+                own,
+                deps.received.at,
+            )
             .await;
         let (id, locked) = match decision {
             Ok(shared::Decision::Replay(outcome)) => return Begin::Replay(outcome),
             Ok(shared::Decision::Joined(id)) => {
+                return Begin::Joined(self.done_for(&locks, call_sid, id, deps.deadline));
+            }
+            Ok(shared::Decision::Adopted(id)) => {
+                // Another instance's speculation is the turn; anything
+                // started here on other words is dropped.
+                self.speculations.take(&deps.metrics, call_sid, utterance);
                 return Begin::Joined(self.done_for(&locks, call_sid, id, deps.deadline));
             }
             Ok(shared::Decision::Started { id, locked }) => (id, locked),
@@ -587,6 +622,58 @@ impl TurnRunner {
     /// Whether no call has a slot.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
+    }
+}
+
+/// Offers a speculation to the other instances (see [`shared`]) and
+/// watches the offer until the caller's final words come: confirmed on
+/// another instance, the speculation is the turn here and its outcome is
+/// shared; withdrawn, it is dropped. When the final words land here, the
+/// turn runner takes it as usual and the offer is withdrawn.
+async fn offer_speculation(
+    locks: Arc<TurnLocks>,
+    speculations: Arc<speculation::Speculations>,
+    (metrics, sessions): (Arc<Metrics>, Arc<SessionStore>),
+    sid: CallSid,
+    key: String,
+    gate: Arc<Gate>,
+    mut done: Done,
+) {
+    let id = shared::new_id();
+    if let Err(e) = locks.offer(&sid, &id, &key).await {
+        tracing::warn!(call_sid = %sid, error = %e, "could not offer a speculation");
+        return;
+    }
+    loop {
+        tokio::time::sleep(shared::POLL).await;
+        if gate.standing() != Standing::Pending {
+            // Taken here, or dropped here: the offer is over.
+            let _ = locks.withdraw(&sid, &id).await;
+            return;
+        }
+        match locks.offer_state(&sid, &id).await {
+            Ok(shared::Offer::Open) => {}
+            Ok(shared::Offer::Confirmed { words, confidence }) => {
+                if !speculations.claim(&metrics, &sid, &gate) {
+                    return;
+                }
+                gate.confirm(&sessions, &sid, &words, confidence).await;
+                let outcome = match done.wait_for(Option::is_some).await {
+                    Ok(o) => o.clone().unwrap_or_else(|| Arc::new(Outcome::apology())),
+                    Err(_) => Arc::new(Outcome::apology()),
+                };
+                if let Err(e) = locks.finish(&sid, &id, &outcome, false).await {
+                    tracing::error!(call_sid = %sid, error = %e, "could not share a turn's outcome");
+                }
+                let _ = locks.withdraw(&sid, &id).await;
+                return;
+            }
+            Ok(shared::Offer::Gone) => {
+                speculations.drop_if(&metrics, &sid, &gate);
+                return;
+            }
+            Err(e) => tracing::warn!(call_sid = %sid, error = %e, "watching a speculation's offer"),
+        }
     }
 }
 

@@ -17,6 +17,15 @@
 //! A webhook waiting for a turn that runs on another instance polls the
 //! record every [`POLL`]: a few small requests per held turn, nothing on
 //! the common path where the turn runs where its webhook arrived.
+//!
+//! Speculative turns run where the partial results landed; the instance
+//! offers its speculation in Redis (its id and the normalised words). When
+//! the final words land on another instance and say the same, the start
+//! script makes the offered speculation the turn (same id, the call's lock
+//! taken for it) and marks the offer confirmed; the speculating instance,
+//! which polls its offer while the words are pending, then lets its side
+//! effects run and shares the outcome like any turn's. Final words that say
+//! something else withdraw the offer, and the speculation is dropped.
 
 use std::{sync::Arc, time::Duration};
 
@@ -49,6 +58,24 @@ pub enum Decision {
     Joined(String),
     /// A retry of a finished turn.
     Replay(Arc<Outcome>),
+    /// The speculation another instance offered for the same words became
+    /// the turn, with this id: wait for its outcome.
+    Adopted(String),
+}
+
+/// Where a speculation's offer stands.
+pub enum Offer {
+    /// Still offered; no final words yet.
+    Open,
+    /// The final words said the same, on another instance: it is the turn.
+    Confirmed {
+        /// The caller's final words.
+        words: String,
+        /// Their recognition confidence.
+        confidence: Option<f64>,
+    },
+    /// Withdrawn (other final words) or replaced.
+    Gone,
 }
 
 /// The current turn of a call, as Redis has it.
@@ -65,6 +92,7 @@ pub struct TurnLocks {
     lock_ttl: Duration,
     begin: Script,
     finish: Script,
+    withdraw: Script,
     answered: Script,
 }
 
@@ -84,8 +112,10 @@ impl TurnLocks {
         Self {
             shared,
             lock_ttl,
-            // KEYS: record, lock. ARGV: id, token, utterance, received ms,
-            // record ttl s, lock ttl ms.
+            // KEYS: record, lock, speculation. ARGV: id, token, utterance,
+            // received ms, record ttl s, lock ttl ms, normalised words,
+            // '1' when this instance's own speculation has them,
+            // confidence.
             begin: Script::new(
                 r"
 local cur = redis.call('HMGET', KEYS[1], 'id', 'token', 'utterance', 'outcome')
@@ -96,6 +126,19 @@ if cur[1] then
   elseif redis.call('EXISTS', KEYS[2]) == 1 and (same_token or cur[3] == ARGV[3]) then
     return {'joined', cur[1]}
   end
+end
+local spec = redis.call('HMGET', KEYS[3], 'id', 'key', 'confirmed')
+if spec[1] and ARGV[8] ~= '1' then
+  if spec[2] == ARGV[7] and not spec[3] and redis.call('EXISTS', KEYS[2]) == 0 then
+    redis.call('DEL', KEYS[1])
+    redis.call('HSET', KEYS[1], 'id', spec[1], 'token', ARGV[2], 'utterance', ARGV[3],
+      'received', ARGV[4], 'holds', 0, 'ledgered', 0)
+    redis.call('EXPIRE', KEYS[1], ARGV[5])
+    redis.call('SET', KEYS[2], spec[1], 'PX', ARGV[6])
+    redis.call('HSET', KEYS[3], 'confirmed', ARGV[3], 'confidence', ARGV[9])
+    return {'adopted', spec[1]}
+  end
+  redis.call('DEL', KEYS[3])
 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'token', ARGV[2], 'utterance', ARGV[3],
@@ -118,6 +161,14 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1
 ",
             ),
+            // KEYS: speculation. ARGV: id. Withdraws the offer if it is
+            // still this one.
+            withdraw: Script::new(
+                r"
+if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+",
+            ),
             // KEYS: record. The arrival ms and holds of a finished turn
             // answered for the first time, or nothing.
             answered: Script::new(
@@ -131,12 +182,17 @@ return {r[3], r[4]}
         }
     }
 
-    /// Starts, joins or replays the turn for `utterance`.
+    /// Starts, joins or replays the turn for `utterance`, or makes the
+    /// speculation another instance offered for the same words (`key`,
+    /// normalised) the turn. `own_speculation`: this instance works on
+    /// these words already.
     pub async fn begin(
         &self,
         sid: &CallSid,
         token: Option<&str>,
-        utterance: &str,
+        (utterance, confidence): (&str, Option<f64>),
+        key: &str,
+        own_speculation: bool,
         received: DateTime<Utc>,
     ) -> Result<Decision, SharedError> {
         let id = new_id();
@@ -144,17 +200,22 @@ return {r[3], r[4]}
             .begin
             .key(keys::turn(sid))
             .key(keys::turn_lock(sid))
+            .key(keys::speculation(sid))
             .arg(&id)
             .arg(token.unwrap_or_default())
             .arg(utterance)
             .arg(received.timestamp_millis())
             .arg(RECORD_TTL_SECONDS)
             .arg(self.lock_ttl.as_millis() as u64)
+            .arg(key)
+            .arg(if own_speculation { "1" } else { "0" })
+            .arg(confidence.map(|c| c.to_string()).unwrap_or_default())
             .invoke_async(&mut self.shared.conn())
             .await?;
         Ok(match kind.as_str() {
             "replay" => Decision::Replay(outcome_of(&value)?),
             "joined" => Decision::Joined(value),
+            "adopted" => Decision::Adopted(value),
             _ => Decision::Started {
                 id,
                 locked: value == "1",
@@ -225,6 +286,48 @@ return {r[3], r[4]}
         Ok(Some(Current { id, outcome }))
     }
 
+    /// Offers this instance's speculation `id` on the normalised words
+    /// `key` for the call's final words, wherever they land.
+    pub async fn offer(&self, sid: &CallSid, id: &str, key: &str) -> Result<(), SharedError> {
+        redis::pipe()
+            .atomic()
+            .del(keys::speculation(sid))
+            .hset_multiple(keys::speculation(sid), &[("id", id), ("key", key)])
+            .expire(keys::speculation(sid), 120)
+            .query_async::<()>(&mut self.shared.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Where the offer of speculation `id` stands.
+    pub async fn offer_state(&self, sid: &CallSid, id: &str) -> Result<Offer, SharedError> {
+        let [offered, words, confidence]: [Option<String>; 3] = redis::cmd("HMGET")
+            .arg(keys::speculation(sid))
+            .arg(&["id", "confirmed", "confidence"])
+            .query_async(&mut self.shared.conn())
+            .await?;
+        Ok(match (offered, words) {
+            (Some(offered), _) if offered != id => Offer::Gone,
+            (None, _) => Offer::Gone,
+            (Some(_), None) => Offer::Open,
+            (Some(_), Some(words)) => Offer::Confirmed {
+                words,
+                confidence: confidence.and_then(|c| c.parse().ok()),
+            },
+        })
+    }
+
+    /// Withdraws the offer of speculation `id`, if it is still offered.
+    pub async fn withdraw(&self, sid: &CallSid, id: &str) -> Result<(), SharedError> {
+        let _: i64 = self
+            .withdraw
+            .key(keys::speculation(sid))
+            .arg(id)
+            .invoke_async(&mut self.shared.conn())
+            .await?;
+        Ok(())
+    }
+
     /// Counts a holding answer for the current turn; returns the count.
     pub async fn note_hold(&self, sid: &CallSid) -> Result<u32, SharedError> {
         let n: i64 = redis::cmd("HINCRBY")
@@ -256,6 +359,7 @@ return {r[3], r[4]}
         let _: i64 = redis::cmd("DEL")
             .arg(keys::turn(sid))
             .arg(keys::turn_lock(sid))
+            .arg(keys::speculation(sid))
             .query_async(&mut self.shared.conn())
             .await?;
         Ok(())
@@ -291,7 +395,7 @@ return {r[3], r[4]}
 }
 
 /// A turn id: unique across instances.
-fn new_id() -> String {
+pub fn new_id() -> String {
     let mut bytes = [0u8; 12];
     getrandom::fill(&mut bytes).unwrap_or_default();
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -36,7 +36,7 @@ use tokio::{
 
 use super::{Done, Outcome, TurnDeps, finish_turn, run_agent, words};
 use crate::{
-    agent::gate::Gate,
+    agent::gate::{Gate, Standing},
     ledger,
     metrics::{Metrics, SpeculationResult},
     session::{Role, SessionStore, Turn},
@@ -192,7 +192,8 @@ impl Speculations {
         state.last_final = key;
         let mut dropped = std::mem::take(&mut state.dropped);
         let adopted = match running {
-            Some(r) if r.key == state.last_final => {
+            // Still pending: not confirmed through another instance, not dropped.
+            Some(r) if r.key == state.last_final && r.gate.standing() == Standing::Pending => {
                 let head_start = r.started.elapsed();
                 metrics.speculation(SpeculationResult::Hit);
                 metrics.speculation_head_start(head_start);
@@ -211,6 +212,63 @@ impl Speculations {
             None => None,
         };
         Taken { adopted, dropped }
+    }
+
+    /// The running speculation's words (normalised), gate and outcome.
+    pub(super) fn running(&self, call_sid: &CallSid) -> Option<(String, Arc<Gate>, Done)> {
+        let state = self.calls.get(call_sid)?;
+        let r = state.running.as_ref()?;
+        Some((r.key.clone(), Arc::clone(&r.gate), r.done.clone()))
+    }
+
+    /// Whether the running speculation works on the normalised words `key`
+    /// and is still pending.
+    pub(super) fn has(&self, call_sid: &CallSid, key: &str) -> bool {
+        self.calls.get(call_sid).is_some_and(|s| {
+            s.running
+                .as_ref()
+                .is_some_and(|r| r.key == key && r.gate.standing() == Standing::Pending)
+        })
+    }
+
+    /// The final words, landed on another instance, confirmed the
+    /// speculation with `gate`: it leaves the state here (it is the turn
+    /// now) and counts as a hit. False when it is no longer the running one.
+    pub(super) fn claim(&self, metrics: &Metrics, call_sid: &CallSid, gate: &Arc<Gate>) -> bool {
+        let Some(mut state) = self.calls.get_mut(call_sid) else {
+            return false;
+        };
+        if !state
+            .running
+            .as_ref()
+            .is_some_and(|r| Arc::ptr_eq(&r.gate, gate))
+        {
+            return false;
+        }
+        let r = state.running.take().expect("checked above");
+        state.dropped = 0;
+        state.last_sequence = None;
+        state.last_final = r.key;
+        let head_start = r.started.elapsed();
+        metrics.speculation(SpeculationResult::Hit);
+        metrics.speculation_head_start(head_start);
+        true
+    }
+
+    /// The speculation with `gate` was withdrawn elsewhere (other final
+    /// words, on another instance): dropped, counted as a miss.
+    pub(super) fn drop_if(&self, metrics: &Metrics, call_sid: &CallSid, gate: &Arc<Gate>) {
+        if let Some(mut state) = self.calls.get_mut(call_sid)
+            && state
+                .running
+                .as_ref()
+                .is_some_and(|r| Arc::ptr_eq(&r.gate, gate))
+            && let Some(r) = state.running.take()
+        {
+            r.gate.drop_turn();
+            metrics.speculation(SpeculationResult::Miss);
+            state.last_sequence = None;
+        }
     }
 
     /// The call ended: its speculation is dropped.

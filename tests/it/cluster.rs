@@ -595,3 +595,127 @@ async fn the_cluster_script_serves_a_call_through_the_balancer_and_stops_on_ctrl
         );
     }
 }
+
+/// Posts one partial result to `app`; Twilio gets its immediate 204.
+async fn partial(app: &TestApp, call: &str, seq: u32, stable: &str) {
+    let seq = seq.to_string();
+    let resp = app
+        .webhook(
+            "/voice/partial-speech",
+            &[
+                ("CallSid", call),
+                ("SequenceNumber", seq.as_str()),
+                ("StableSpeechResult", stable),
+                ("UnstableSpeechResult", stable),
+                ("Stability", "0.9"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 204);
+}
+
+/// Waits (bounded) until the model has received `n` requests.
+async fn model_asked(model: &MockServer, n: usize) {
+    for _ in 0..300 {
+        if model.received_requests().await.unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the model never received {n} requests");
+}
+
+#[tokio::test]
+async fn a_speculation_on_one_instance_becomes_the_turn_when_the_final_words_land_on_the_other() {
+    let Some(redis) = redis_engine::start("speculation across instances") else {
+        return;
+    };
+    let model = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = pair(&redis, &model, dir.path(), &[("HOLD_AFTER_MS", "400")]).await;
+    mount_once(
+        &model,
+        text("We open at 9 AM on Monday.").set_delay(Duration::from_millis(500)),
+    )
+    .await;
+    let call = sid(8);
+    start(&a, &call).await;
+    partial(&a, &call, 0, "Um, what time do you open on Monday").await;
+    model_asked(&model, 1).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Nothing of the speculation is in the transcript yet, on either instance.
+    let (_, s) = b.get_json(&format!("/session/{call}")).await;
+    assert_eq!(said(&s).len(), 1, "only the greeting: {s}");
+
+    let answer = b.say(&call, "What time do you open on Monday?").await;
+    assert!(!answer.contains("<Redirect"), "no hold: {answer}");
+    assert_eq!(spoken(&answer), "We open at 9 AM on Monday.");
+    assert_eq!(
+        crate::llm::bodies(&model).await.len(),
+        1,
+        "the speculation's one request is the turn's"
+    );
+    let (_, s) = a.get_json(&format!("/session/{call}")).await;
+    assert_eq!(
+        said(&s)[1..],
+        [
+            ("user".into(), "What time do you open on Monday?".into()),
+            ("assistant".into(), "We open at 9 AM on Monday.".into()),
+        ]
+    );
+    assert_eq!(s["ledger"].as_array().unwrap().len(), 1, "{s}");
+}
+
+#[tokio::test]
+async fn other_final_words_on_the_other_instance_drop_the_speculation_and_its_booking() {
+    let Some(redis) = redis_engine::start("speculation dropped across instances") else {
+        return;
+    };
+    let model = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = pair(&redis, &model, dir.path(), &[("HOLD_AFTER_MS", "400")]).await;
+    // The speculation asks to book 2 PM; the caller's final words ask for
+    // 3 PM, which the second answer books.
+    mount_once(
+        &model,
+        tool_calls(
+            None,
+            &[(
+                "call_1",
+                "book_appointment",
+                json!({"start": "2026-11-24T14:00", "name": "Ada"}),
+            )],
+        ),
+    )
+    .await;
+    mount_once(&model, text("Which day would suit you?")).await;
+    let call = sid(9);
+    start(&a, &call).await;
+    partial(&a, &call, 0, "Book me Tuesday at 2 PM, I'm Ada").await;
+    model_asked(&model, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let answer = b.say(&call, "Actually, what days are you open?").await;
+    let mut answer = spoken(&answer);
+    for _ in 0..10 {
+        if answer != "Which day would suit you?" {
+            answer = spoken(
+                &b.twiml("/voice/continue", &[("CallSid", call.as_str())])
+                    .await,
+            );
+        }
+    }
+    assert_eq!(answer, "Which day would suit you?");
+    // Give a dropped speculation time to do what it must not.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, list) = a.get_json("/appointments").await;
+    assert_eq!(list["appointments"].as_array().unwrap().len(), 0, "{list}");
+    let (_, s) = a.get_json(&format!("/session/{call}")).await;
+    assert_eq!(
+        said(&s)[1..],
+        [
+            ("user".into(), "Actually, what days are you open?".into()),
+            ("assistant".into(), "Which day would suit you?".into()),
+        ]
+    );
+}
