@@ -345,16 +345,18 @@ impl SessionStore {
         create: Option<Session>,
         change: &mut (dyn FnMut(&mut Session) + Send),
     ) -> Result<Changed, SharedError> {
+        let watched = self.feed.is_watched();
         let mut last = None;
         let changed = self
             .live
             .change(call_sid, create, &mut |s: &mut Session| {
                 let before = s.status;
                 change(s);
-                last = Some((s.status != before, s.call_event()));
+                // The event is only built when someone watches.
+                last = Some((s.status != before, watched.then(|| s.call_event())));
             })
             .await?;
-        if let Some((status_changed, event)) = last
+        if let Some((status_changed, Some(event))) = last
             && (changed == Changed::Created || status_changed)
         {
             self.feed.publish(|| event);
