@@ -317,12 +317,6 @@ impl SessionStore {
         self.feed.close();
     }
 
-    /// Whether live calls are kept outside this process (Redis), shared
-    /// with other instances.
-    pub fn is_shared(&self) -> bool {
-        self.live.outlives_process()
-    }
-
     /// Whether the call is live.
     pub async fn is_live(&self, call_sid: &CallSid) -> bool {
         or_log(self.live.contains(call_sid).await, call_sid, false)
@@ -640,11 +634,6 @@ impl SessionStore {
                 turn,
             });
         }
-    }
-
-    /// Keeps the agent's memory for the next turn.
-    pub async fn set_memory(&self, call_sid: &CallSid, memory: Option<serde_json::Value>) {
-        or_log(self.live.set_memory(call_sid, memory).await, call_sid, ());
     }
 
     /// `f` of every live session, without copying transcripts in memory.
