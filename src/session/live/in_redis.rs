@@ -52,21 +52,35 @@ struct Scripts {
     take: Script,
 }
 
+/// Stamps a call's activity (milliseconds) in its hash and the live set,
+/// never moving it backwards; every script that changes a call starts with
+/// it.
+const STAMP: &str = r"
+local function stamp(hash, live, ms, sid)
+  local act = tonumber(redis.call('HGET', hash, 'activity') or '0')
+  if tonumber(ms) > act then
+    redis.call('HSET', hash, 'activity', ms)
+    redis.call('ZADD', live, ms, sid)
+  end
+end
+";
+
+/// A script that may call `stamp`.
+fn stamping(body: &str) -> Script {
+    Script::new(&format!("{STAMP}{body}"))
+}
+
 impl Scripts {
     fn new() -> Self {
         Self {
             // KEYS: hash, live set. ARGV: expected ver ('' = absent), meta,
             // activity ms, silent ('' = keep), sid, ttl.
-            change: Script::new(
+            change: stamping(
                 r"
 local ver = redis.call('HGET', KEYS[1], 'ver') or ''
 if ver ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'ver', (tonumber(ver) or 0) + 1)
-local act = tonumber(redis.call('HGET', KEYS[1], 'activity') or '0')
-if tonumber(ARGV[3]) > act then
-  redis.call('HSET', KEYS[1], 'activity', ARGV[3])
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
-end
+stamp(KEYS[1], KEYS[2], ARGV[3], ARGV[5])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'silent', ARGV[4]) end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 return 1
@@ -74,18 +88,12 @@ return 1
             ),
             // KEYS: hash, list, live set. ARGV: item, activity ms ('' =
             // none), reset silence ('1'/'0'), sid, ttl. The new index, or -1.
-            append: Script::new(
+            append: stamping(
                 r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local n = redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
-if ARGV[2] ~= '' then
-  local act = tonumber(redis.call('HGET', KEYS[1], 'activity') or '0')
-  if tonumber(ARGV[2]) > act then
-    redis.call('HSET', KEYS[1], 'activity', ARGV[2])
-    redis.call('ZADD', KEYS[3], ARGV[2], ARGV[4])
-  end
-end
+if ARGV[2] ~= '' then stamp(KEYS[1], KEYS[3], ARGV[2], ARGV[4]) end
 if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'silent', 0) end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return n - 1
@@ -94,16 +102,12 @@ return n - 1
             // KEYS: hash, history, live set. ARGV: turn, activity ms, sid,
             // ttl, window. The turn's index, the hash fields and the last
             // `window` turns; nothing when the call is not live.
-            append_read: Script::new(
+            append_read: stamping(
                 r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local n = redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
-local act = tonumber(redis.call('HGET', KEYS[1], 'activity') or '0')
-if tonumber(ARGV[2]) > act then
-  redis.call('HSET', KEYS[1], 'activity', ARGV[2])
-  redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
-end
+stamp(KEYS[1], KEYS[3], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[1], 'silent', 0)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 local f = redis.call('HMGET', KEYS[1], 'meta', 'activity', 'silent', 'memory')
@@ -114,44 +118,32 @@ return {n - 1, f, h}
             // KEYS: hash, history, live set. ARGV: turn, activity ms, sid,
             // ttl, memory ('keep', 'clear' or 'set'), memory JSON. The
             // turn's index, or -1.
-            reply: Script::new(
+            reply: stamping(
                 r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if ARGV[5] == 'clear' then redis.call('HDEL', KEYS[1], 'memory')
 elseif ARGV[5] == 'set' then redis.call('HSET', KEYS[1], 'memory', ARGV[6]) end
 local n = redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
-local act = tonumber(redis.call('HGET', KEYS[1], 'activity') or '0')
-if tonumber(ARGV[2]) > act then
-  redis.call('HSET', KEYS[1], 'activity', ARGV[2])
-  redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
-end
+stamp(KEYS[1], KEYS[3], ARGV[2], ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return n - 1
 ",
             ),
             // KEYS: hash, live set. ARGV: activity ms, sid.
-            touch: Script::new(
+            touch: stamping(
                 r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local act = tonumber(redis.call('HGET', KEYS[1], 'activity') or '0')
-if tonumber(ARGV[1]) > act then
-  redis.call('HSET', KEYS[1], 'activity', ARGV[1])
-  redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
-end
+stamp(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
 return 1
 ",
             ),
             // KEYS: hash, live set. ARGV: activity ms, sid. The new count, or -1.
-            silence: Script::new(
+            silence: stamping(
                 r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local n = redis.call('HINCRBY', KEYS[1], 'silent', 1)
-local act = tonumber(redis.call('HGET', KEYS[1], 'activity') or '0')
-if tonumber(ARGV[1]) > act then
-  redis.call('HSET', KEYS[1], 'activity', ARGV[1])
-  redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
-end
+stamp(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
 return n
 ",
             ),
