@@ -14,6 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# HAProxy lives in /usr/sbin, not on every user's PATH.
+export PATH="$PATH:/usr/sbin:/sbin"
 BALANCER_PORT="${BALANCER_PORT:-8000}"
 PORT_A="${PORT_A:-8001}"
 PORT_B="${PORT_B:-8002}"

@@ -442,7 +442,10 @@ async fn when_redis_goes_away_the_caller_hears_an_apology_and_the_server_stays_u
 /// Whether `program` is on the PATH.
 fn installed(program: &str) -> bool {
     std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
+        .args([
+            "-c",
+            &format!("PATH=$PATH:/usr/sbin:/sbin command -v {program}"),
+        ])
         .stdout(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
