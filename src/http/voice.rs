@@ -30,7 +30,8 @@ use crate::{
     twilio::{
         number::CallerIdentity,
         webhook::{
-            CallSid, Direction, PartialSpeech, RawForm, VoiceWebhook, WebhookError, mask_number,
+            CallDetails, CallSid, Direction, PartialSpeech, RawForm, VoiceWebhook, WebhookError,
+            mask_number,
         },
     },
     twiml::{self, Gather, Say},
@@ -266,7 +267,11 @@ pub struct VoiceApi;
 
 impl VoiceApi {
     /// What a turn of `sid` needs, for the words that arrived at `received`.
-    fn turn_deps(state: &AppState, received: Arrival) -> TurnDeps {
+    fn turn_deps(
+        state: &AppState,
+        received: Arrival,
+        call: Option<(Direction, CallDetails)>,
+    ) -> TurnDeps {
         TurnDeps {
             sessions: Arc::clone(&state.sessions),
             agent: Arc::clone(&state.agent),
@@ -274,6 +279,7 @@ impl VoiceApi {
             deadline: state.config.voice.turn_deadline(),
             metrics: Arc::clone(&state.metrics),
             received,
+            call,
         }
     }
 
@@ -409,15 +415,14 @@ impl VoiceApi {
         if let Err(e) = sessions.resume(sid).await {
             tracing::warn!(call_sid = %sid, error = %e, "could not look up the call log");
         }
-        sessions
-            .begin(sid, hook.direction_or(Direction::Inbound), &hook.details)
-            .await;
+        let direction = hook.direction_or(Direction::Inbound);
 
         let speech = Some(hook.speech.as_str())
             .filter(|s| !s.is_empty())
             .or_else(|| form.digits.as_deref().and_then(keypad_words))
             .unwrap_or_default();
         if speech.is_empty() {
+            sessions.begin(sid, direction, &hook.details).await;
             state.turns.no_words(&state.metrics, sid);
             let silent = sessions.note_silence(sid).await;
             if silent >= config.voice.max_silent_turns {
@@ -437,7 +442,9 @@ impl VoiceApi {
             return Ok(TwimlResponse::xml(&say_and_listen(config, text)));
         }
 
-        let deps = Self::turn_deps(&state, received);
+        // The turn starts or refreshes the session (with a shared store,
+        // only when the call is not live yet).
+        let deps = Self::turn_deps(&state, received, Some((direction, hook.details.clone())));
         let done = match state
             .turns
             .begin(deps, sid, idempotency_token, speech, hook.confidence)
@@ -493,7 +500,7 @@ impl VoiceApi {
             unstable: heard.unstable.as_deref(),
             stability: heard.stability,
         };
-        let deps = Self::turn_deps(&state, Arrival::now(&state.clock));
+        let deps = Self::turn_deps(&state, Arrival::now(&state.clock), None);
         let outcome = state.turns.partial(deps, sid, &partial);
         tracing::debug!(call_sid = %sid, ?outcome, sequence = ?partial.sequence, "partial result");
         Ok(StatusResponse::NoContent)

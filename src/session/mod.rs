@@ -588,20 +588,19 @@ impl SessionStore {
 
     /// Records the caller's words and returns what the agent needs for the
     /// turn they start ([`Self::record`], then [`Self::turn_input`], in one
-    /// request to a shared store).
+    /// request to a shared store). `None` when the call is not live (or the
+    /// store failed).
     pub async fn record_and_input(
         &self,
         call_sid: &CallSid,
         words: &str,
         confidence: Option<f64>,
         window: usize,
-    ) -> TurnInput {
+    ) -> Option<TurnInput> {
         let turn = Turn::spoken(Role::User, words, confidence, (self.clock)());
         let copy = self.feed.is_watched().then(|| turn.clone());
         let read = self.live.append_and_read(call_sid, turn, window).await;
-        let Some((index, s)) = or_log(read, call_sid, None) else {
-            return TurnInput::default();
-        };
+        let (index, s) = or_log(read, call_sid, None)?;
         if let Some(turn) = copy {
             self.feed.publish(|| LiveEvent::Said {
                 call_sid: call_sid.clone(),
@@ -609,11 +608,11 @@ impl SessionStore {
                 turn,
             });
         }
-        TurnInput {
+        Some(TurnInput {
             caller: CallerIdentity::parse(s.caller()),
             history: s.conversation_history,
             memory: s.agent_memory,
-        }
+        })
     }
 
     /// Records the agent's reply, and its new memory when it changed

@@ -57,7 +57,7 @@ use crate::{
     ledger::{self, Arrival, LedgerEntry, Speculated, Traced, TurnTiming},
     metrics::{Metrics, TurnOutcome},
     session::{Role, SessionStore, TurnInput},
-    twilio::webhook::CallSid,
+    twilio::webhook::{CallDetails, CallSid, Direction},
 };
 
 pub use shared::TurnLocks;
@@ -171,6 +171,9 @@ pub struct TurnDeps {
     pub metrics: Arc<Metrics>,
     /// When the webhook with the caller's words arrived.
     pub received: Arrival,
+    /// What that webhook says about the call, to start (or refresh) its
+    /// session before the caller's words go in.
+    pub call: Option<(Direction, CallDetails)>,
 }
 
 /// Polls `turn` once right here: a quick reply (the rules agent's small
@@ -292,6 +295,9 @@ impl TurnRunner {
         let lock = self.lock(call_sid);
         let sid = call_sid.clone();
         run_now_or_spawn(async move {
+            if let Some((direction, details)) = &deps.call {
+                deps.sessions.begin(&sid, *direction, details).await;
+            }
             deps.sessions
                 .record(&sid, Role::User, &utterance, confidence)
                 .await;
@@ -455,6 +461,9 @@ impl TurnRunner {
                 || {
                     // Another turn of the call still runs: the words go in now,
                     // the reply waits for it.
+                    if let Some((direction, details)) = &deps.call {
+                        deps.sessions.begin(&sid, *direction, details).await;
+                    }
                     deps.sessions
                         .record(&sid, Role::User, &utterance, confidence)
                         .await;
@@ -698,13 +707,26 @@ async fn run_final_turn(
     gate: Arc<Gate>,
 ) -> Outcome {
     let window = deps.agent.history_window();
+    let sessions = &deps.sessions;
     let input = match words {
-        Some((words, confidence)) => {
-            deps.sessions
-                .record_and_input(sid, words, confidence, window)
-                .await
-        }
-        None => deps.sessions.turn_input(sid, window).await,
+        // A live call's session needs no refresh: the words go in with
+        // reading it. A call not live yet is started from the webhook.
+        Some((words, confidence)) => match sessions
+            .record_and_input(sid, words, confidence, window)
+            .await
+        {
+            Some(input) => input,
+            None => {
+                if let Some((direction, details)) = &deps.call {
+                    sessions.begin(sid, *direction, details).await;
+                }
+                sessions
+                    .record_and_input(sid, words, confidence, window)
+                    .await
+                    .unwrap_or_default()
+            }
+        },
+        None => sessions.turn_input(sid, window).await,
     };
     let memory_before = input.memory.clone();
     let ((result, agent_time), traced) = ledger::trace(run_agent(deps, sid, input, gate)).await;

@@ -722,3 +722,36 @@ async fn other_final_words_on_the_other_instance_drop_the_speculation_and_its_bo
         ]
     );
 }
+
+#[tokio::test]
+async fn a_turn_for_a_call_no_instance_has_seen_starts_its_session() {
+    let Some(redis) = redis_engine::start("unknown call") else {
+        return;
+    };
+    let model = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_a, b) = pair(&redis, &model, dir.path(), &[]).await;
+    mount_once(&model, text("Hello there.")).await;
+    let call = sid(10);
+    // The call's first webhook here is a turn (say, Redis was emptied).
+    let answer = b
+        .twiml(
+            "/voice/process-speech",
+            &[
+                ("CallSid", call.as_str()),
+                ("From", "+14155550177"),
+                ("SpeechResult", "hello"),
+            ],
+        )
+        .await;
+    assert_eq!(spoken(&answer), "Hello there.");
+    let (_, s) = b.get_json(&format!("/session/{call}")).await;
+    assert_eq!(s["from"], "+14155550177", "{s}");
+    assert_eq!(
+        said(&s),
+        [
+            ("user".into(), "hello".into()),
+            ("assistant".into(), "Hello there.".into()),
+        ]
+    );
+}
