@@ -284,9 +284,13 @@ impl VoiceApi {
     }
 
     /// Writes the turn's latency ledger entry, the first time its reply goes out.
+    /// The entry goes to the store without holding up the answer: in this
+    /// process it is written at once; to a shared store the request is on
+    /// its way before any later one of the call.
     async fn to_ledger(state: &AppState, sid: &CallSid, outcome: &Arc<Outcome>) {
         if let Some(entry) = state.turns.answered(sid, outcome, (state.clock)()).await {
-            state.sessions.record_latency(sid, entry).await;
+            let (sessions, sid) = (Arc::clone(&state.sessions), sid.clone());
+            turns::run_now_or_spawn(async move { sessions.record_latency(&sid, entry).await });
         }
     }
 

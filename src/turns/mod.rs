@@ -179,7 +179,7 @@ pub struct TurnDeps {
 /// Polls `turn` once right here: a quick reply (the rules agent's small
 /// talk) is done without a task or a wake-up. Anything that has to wait is
 /// handed to a task, which polls it again with its own waker.
-fn run_now_or_spawn(turn: impl Future<Output = ()> + Send + 'static) {
+pub(crate) fn run_now_or_spawn(turn: impl Future<Output = ()> + Send + 'static) {
     let mut turn = Box::pin(turn);
     let mut cx = Context::from_waker(Waker::noop());
     if turn.as_mut().poll(&mut cx).is_pending() {
@@ -302,9 +302,9 @@ impl TurnRunner {
                 .record(&sid, Role::User, &utterance, confidence)
                 .await;
             let _one_at_a_time = lock.lock().await;
-            let outcome = run_final_turn(&deps, &sid, None, gate).await;
+            let outcome = run_final_turn(&deps, &sid, None, gate, |_| async {}).await;
             // Nobody may be waiting any more; the transcript has it anyway.
-            let _ = tx.send(Some(Arc::new(outcome)));
+            let _ = tx.send(Some(outcome));
         });
     }
 
@@ -476,22 +476,29 @@ impl TurnRunner {
                         false
                     })
                 };
+            // Shares the outcome and frees the call's lock. The slot keeps
+            // one receiver; another one is a webhook here still waiting.
+            let share = |outcome: Arc<Outcome>| {
+                let answered_here = tx.receiver_count() > 1;
+                let (locks, sid, id) = (Arc::clone(&locks), sid.clone(), id.clone());
+                async move {
+                    if let Err(e) = locks.finish(&sid, &id, &outcome, answered_here).await {
+                        tracing::error!(call_sid = %sid, error = %e, "could not share a turn's outcome");
+                    }
+                }
+            };
             let outcome = if ours {
-                run_final_turn(&deps, &sid, words, ordinary).await
+                run_final_turn(&deps, &sid, words, ordinary, share).await
             } else {
                 tracing::warn!(call_sid = %sid, "the call's previous turn never let go; apologising");
                 deps.sessions
                     .record(&sid, Role::Assistant, APOLOGY, None)
                     .await;
-                Outcome::apology()
+                let outcome = Arc::new(Outcome::apology());
+                share(Arc::clone(&outcome)).await;
+                outcome
             };
-            // The slot keeps one receiver; another one is a webhook here
-            // still waiting for this outcome.
-            let answered_here = tx.receiver_count() > 1;
-            if let Err(e) = locks.finish(&sid, &id, &outcome, answered_here).await {
-                tracing::error!(call_sid = %sid, error = %e, "could not share a turn's outcome");
-            }
-            let _ = tx.send(Some(Arc::new(outcome)));
+            let _ = tx.send(Some(outcome));
         });
         Begin::Started(rx)
     }
@@ -700,12 +707,15 @@ pub async fn wait(mut done: Done, budget: Duration) -> Option<Arc<Outcome>> {
 /// A turn on the caller's final words: ask the agent, record what it
 /// said. `words` are the caller's, when they are not in the transcript yet
 /// (they go in with reading it).
-async fn run_final_turn(
+/// `after` runs with the outcome as its reply is recorded (see
+/// [`finish_turn`]).
+async fn run_final_turn<F: Future<Output = ()>>(
     deps: &TurnDeps,
     sid: &CallSid,
     words: Option<(&str, Option<f64>)>,
     gate: Arc<Gate>,
-) -> Outcome {
+    after: impl FnOnce(Arc<Outcome>) -> F,
+) -> Arc<Outcome> {
     let window = deps.agent.history_window();
     let sessions = &deps.sessions;
     let input = match words {
@@ -730,7 +740,7 @@ async fn run_final_turn(
     };
     let memory_before = input.memory.clone();
     let ((result, agent_time), traced) = ledger::trace(run_agent(deps, sid, input, gate)).await;
-    finish_turn(deps, sid, result, traced, agent_time, &memory_before).await
+    finish_turn(deps, sid, result, traced, agent_time, &memory_before, after).await
 }
 
 /// Asks the agent for the reply to the last caller words in `input`,
@@ -762,15 +772,19 @@ async fn run_agent(
 
 /// Records what the agent said (or the one apology when it failed), with
 /// its memory when it changed from `memory_before`, and counts the turn.
-/// Only for a turn whose words are final.
-async fn finish_turn(
+/// Only for a turn whose words are final. `after` (sharing the outcome with
+/// other instances) goes out together with the reply's record, right
+/// behind it: the store gets them in that order, the turn waits for one
+/// round trip instead of two.
+async fn finish_turn<F: Future<Output = ()>>(
     deps: &TurnDeps,
     sid: &CallSid,
     result: Result<Reply, AgentError>,
     traced: Traced,
     agent_time: Duration,
     memory_before: &Option<serde_json::Value>,
-) -> Outcome {
+    after: impl FnOnce(Arc<Outcome>) -> F,
+) -> Arc<Outcome> {
     let mut new_memory = None;
     let (reply, outcome) = match result {
         Ok(reply) => {
@@ -794,8 +808,7 @@ async fn finish_turn(
     tracing::debug!(call_sid = %sid, ms = agent_time.as_millis() as u64, "turn done");
     let text = fit_for_speech(&reply.text, MAX_SAY_CHARS);
     let text = if text.is_empty() { APOLOGY } else { text };
-    deps.sessions.record_reply(sid, text, new_memory).await;
-    Outcome {
+    let outcome = Arc::new(Outcome {
         text: text.to_owned(),
         end_call: reply.end_call,
         transfer: reply.transfer,
@@ -803,7 +816,12 @@ async fn finish_turn(
             agent: agent_time,
             traced,
         },
-    }
+    });
+    tokio::join!(
+        deps.sessions.record_reply(sid, text, new_memory),
+        after(Arc::clone(&outcome))
+    );
+    outcome
 }
 
 #[cfg(test)]

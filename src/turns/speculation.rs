@@ -339,9 +339,17 @@ fn start(
         };
         match finished {
             Some((result, agent_time)) if confirmed => {
-                let outcome =
-                    finish_turn(&deps, &sid, result, cost, agent_time, &memory_before).await;
-                let _ = tx.send(Some(Arc::new(outcome)));
+                let outcome = finish_turn(
+                    &deps,
+                    &sid,
+                    result,
+                    cost,
+                    agent_time,
+                    &memory_before,
+                    |_| async {},
+                )
+                .await;
+                let _ = tx.send(Some(outcome));
             }
             // Dropped: whatever the model was asked is the speculation's cost.
             _ => deps.metrics.speculation_wasted(cost.llm_started),

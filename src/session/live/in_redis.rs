@@ -13,7 +13,8 @@
 //! call is live and stamps its activity in the same step; taking a call out
 //! for the call log removes it from the live set first, so when two
 //! instances expire one idle call, exactly one logs it. Every key expires
-//! [`KEY_TTL_SECONDS`] after its last write, so a call abandoned by every
+//! [`KEY_TTL_SECONDS`] after the call's session was created or last
+//! changed (a list: after its first entry), so a call abandoned by every
 //! instance does not stay in Redis for ever.
 
 use async_trait::async_trait;
@@ -28,7 +29,8 @@ use crate::{
     twilio::webhook::CallSid,
 };
 
-/// How long a call's keys outlive their last write (two days).
+/// How long a call's keys live after the session was created or last
+/// changed (two days): longer than any call.
 pub const KEY_TTL_SECONDS: u64 = 2 * 24 * 3600;
 
 /// How often a scalar change is tried again when another instance changed
@@ -92,10 +94,9 @@ return 1
                 r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local n = redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
+if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[5]) end
 if ARGV[2] ~= '' then stamp(KEYS[1], KEYS[3], ARGV[2], ARGV[4]) end
 if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'silent', 0) end
-redis.call('EXPIRE', KEYS[1], ARGV[5])
 return n - 1
 ",
             ),
@@ -106,10 +107,9 @@ return n - 1
                 r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local n = redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
+if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
 stamp(KEYS[1], KEYS[3], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[1], 'silent', 0)
-redis.call('EXPIRE', KEYS[1], ARGV[4])
 local f = redis.call('HMGET', KEYS[1], 'meta', 'activity', 'silent', 'memory')
 local h = redis.call('LRANGE', KEYS[2], -tonumber(ARGV[5]), -1)
 return {n - 1, f, h}
@@ -124,9 +124,8 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if ARGV[5] == 'clear' then redis.call('HDEL', KEYS[1], 'memory')
 elseif ARGV[5] == 'set' then redis.call('HSET', KEYS[1], 'memory', ARGV[6]) end
 local n = redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
+if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
 stamp(KEYS[1], KEYS[3], ARGV[2], ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
 return n - 1
 ",
             ),
