@@ -11,6 +11,7 @@ use crate::{
     helpers::{TestApp, sid, spoken},
     llm::{app_with_model, mount_once, start, text, tool_calls},
     redis_engine,
+    speculation::{metric, partial, requests_reach},
 };
 
 const TOKEN: &str = "cluster-test-token-0123456789abcdef";
@@ -298,6 +299,11 @@ async fn a_stopping_instance_leaves_its_live_calls_to_the_others() {
     assert_eq!(spoken(&b.say(&call, "hello?").await), "Still here.");
     let (_, s) = b.get_json(&format!("/session/{call}")).await;
     assert!(s["end_reason"].is_null(), "still live: {s}");
+    // The same session goes on, greeting included: not logged and begun anew.
+    let history = said(&s);
+    assert_eq!(history.len(), 3, "{history:?}");
+    assert_eq!(history[0].0, "assistant");
+    assert_eq!(history[1], ("user".into(), "hello?".into()));
 }
 
 /// Two instances with the built-in receptionist on `redis`, sharing `dir`.
@@ -599,35 +605,6 @@ async fn the_cluster_script_serves_a_call_through_the_balancer_and_stops_on_ctrl
     }
 }
 
-/// Posts one partial result to `app`; Twilio gets its immediate 204.
-async fn partial(app: &TestApp, call: &str, seq: u32, stable: &str) {
-    let seq = seq.to_string();
-    let resp = app
-        .webhook(
-            "/voice/partial-speech",
-            &[
-                ("CallSid", call),
-                ("SequenceNumber", seq.as_str()),
-                ("StableSpeechResult", stable),
-                ("UnstableSpeechResult", stable),
-                ("Stability", "0.9"),
-            ],
-        )
-        .await;
-    assert_eq!(resp.status(), 204);
-}
-
-/// Waits (bounded) until the model has received `n` requests.
-async fn model_asked(model: &MockServer, n: usize) {
-    for _ in 0..300 {
-        if model.received_requests().await.unwrap().len() >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the model never received {n} requests");
-}
-
 #[tokio::test]
 async fn a_speculation_on_one_instance_becomes_the_turn_when_the_final_words_land_on_the_other() {
     let Some(redis) = redis_engine::start("speculation across instances") else {
@@ -643,8 +620,8 @@ async fn a_speculation_on_one_instance_becomes_the_turn_when_the_final_words_lan
     .await;
     let call = sid(8);
     start(&a, &call).await;
-    partial(&a, &call, 0, "Um, what time do you open on Monday").await;
-    model_asked(&model, 1).await;
+    partial(&a, &call, 0, "Um, what time do you open on Monday", "0.9").await;
+    requests_reach(&model, 1).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     // Nothing of the speculation is in the transcript yet, on either instance.
     let (_, s) = b.get_json(&format!("/session/{call}")).await;
@@ -694,8 +671,8 @@ async fn other_final_words_on_the_other_instance_drop_the_speculation_and_its_bo
     mount_once(&model, text("Which day would suit you?")).await;
     let call = sid(9);
     start(&a, &call).await;
-    partial(&a, &call, 0, "Book me Tuesday at 2 PM, I'm Ada").await;
-    model_asked(&model, 1).await;
+    partial(&a, &call, 0, "Book me Tuesday at 2 PM, I'm Ada", "0.9").await;
+    requests_reach(&model, 1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let answer = b.say(&call, "Actually, what days are you open?").await;
@@ -713,6 +690,11 @@ async fn other_final_words_on_the_other_instance_drop_the_speculation_and_its_bo
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (_, list) = a.get_json("/appointments").await;
     assert_eq!(list["appointments"].as_array().unwrap().len(), 0, "{list}");
+    assert_eq!(
+        metric(&a, "frontdesk_speculations_total{result=\"miss\"}").await,
+        "1",
+        "the speculating instance dropped its work"
+    );
     let (_, s) = a.get_json(&format!("/session/{call}")).await;
     assert_eq!(
         said(&s)[1..],

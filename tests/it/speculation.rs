@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// Posts one partial result; asserts Twilio gets its immediate 204.
-async fn partial(app: &TestApp, call: &str, seq: u32, stable: &str, stability: &str) {
+pub(crate) async fn partial(app: &TestApp, call: &str, seq: u32, stable: &str, stability: &str) {
     let seq = seq.to_string();
     let resp = app
         .webhook(
@@ -31,7 +31,7 @@ async fn partial(app: &TestApp, call: &str, seq: u32, stable: &str, stability: &
 }
 
 /// Waits (bounded) until the model has received `n` requests.
-async fn requests_reach(model: &MockServer, n: usize) {
+pub(crate) async fn requests_reach(model: &MockServer, n: usize) {
     for _ in 0..200 {
         if model.received_requests().await.unwrap().len() >= n {
             return;
@@ -57,7 +57,7 @@ fn last_user(body: &Value) -> String {
         .unwrap_or_default()
 }
 
-async fn metric(app: &TestApp, line: &str) -> String {
+pub(crate) async fn metric(app: &TestApp, line: &str) -> String {
     let text = app
         .client
         .get(format!("{}/metrics", app.base))
