@@ -390,7 +390,8 @@ impl TurnRunner {
             Ok(shared::Decision::Adopted(id)) => {
                 // Another instance's speculation is the turn; anything
                 // started here on other words is dropped.
-                self.speculations.take(&deps.metrics, call_sid, utterance);
+                self.speculations
+                    .take_normalised(&deps.metrics, call_sid, key);
                 return Begin::Joined(self.done_for(&locks, call_sid, id, deps.deadline));
             }
             Ok(shared::Decision::Started { id, locked }) => (id, locked),
@@ -402,7 +403,9 @@ impl TurnRunner {
         // Work started here on the partial results becomes the turn when
         // the final words say the same and no other instance runs a turn of
         // the call; it is dropped otherwise.
-        let taken = self.speculations.take(&deps.metrics, call_sid, utterance);
+        let taken = self
+            .speculations
+            .take_normalised(&deps.metrics, call_sid, key);
         let adopted = match taken.adopted {
             Some(a) if locked => Some(a),
             Some(a) => {

@@ -180,13 +180,28 @@ impl Speculations {
     /// the same words; otherwise it is dropped. Either way the next partial
     /// results belong to a new utterance.
     pub(super) fn take(&self, metrics: &Metrics, call_sid: &CallSid, utterance: &str) -> Taken {
+        if !self.calls.contains_key(call_sid) {
+            return Taken {
+                adopted: None,
+                dropped: 0,
+            };
+        }
+        self.take_normalised(metrics, call_sid, words::normalise(utterance))
+    }
+
+    /// [`Self::take`] for final words already normalised.
+    pub(super) fn take_normalised(
+        &self,
+        metrics: &Metrics,
+        call_sid: &CallSid,
+        key: String,
+    ) -> Taken {
         let Some(mut state) = self.calls.get_mut(call_sid) else {
             return Taken {
                 adopted: None,
                 dropped: 0,
             };
         };
-        let key = words::normalise(utterance);
         state.last_sequence = None;
         let running = state.running.take();
         state.last_final = key;

@@ -325,7 +325,7 @@ impl LiveCalls for RedisCalls {
                 .key(keys::session(sid))
                 .key(keys::live())
                 .arg(ver.unwrap_or_default())
-                .arg(to_json(&session.scalars()))
+                .arg(meta_json(&session))
                 .arg(millis(session.last_activity_at))
                 .arg(silent)
                 .arg(sid.as_str())
@@ -359,7 +359,7 @@ impl LiveCalls for RedisCalls {
             .hset_multiple(
                 keys::session(sid),
                 &[
-                    ("meta", to_json(&session.scalars())),
+                    ("meta", meta_json(&session)),
                     ("ver", "1".to_owned()),
                     ("activity", activity.to_string()),
                     ("silent", session.silent_turns.to_string()),
@@ -596,6 +596,15 @@ impl LiveCalls for RedisCalls {
     fn outlives_process(&self) -> bool {
         true
     }
+}
+
+/// The hash's `meta`: the session's scalar fields, without the agent's
+/// memory (kept in its own field, written only when it changes).
+fn meta_json(session: &Session) -> String {
+    to_json(&Session {
+        agent_memory: None,
+        ..session.scalars()
+    })
 }
 
 fn to_items<T: serde::Serialize>(items: &[T]) -> Vec<String> {
