@@ -19,12 +19,19 @@ use crate::{config::Secret, twilio::webhook::CallSid};
 /// The longest one Redis request may take before the webhook gives up on it.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Redis failed, could not be reached, or held something unreadable.
+/// Redis failed, could not be reached, was too busy with one call, or held
+/// something unreadable.
 #[derive(Debug, thiserror::Error)]
 pub enum SharedError {
     /// A request failed or timed out.
     #[error("the shared store (Redis) failed: {0}")]
     Redis(#[from] redis::RedisError),
+    /// Other instances changed the same call every time this one tried.
+    #[error("the shared store (Redis) kept changing under a {what} update")]
+    Contended {
+        /// What was being changed.
+        what: &'static str,
+    },
     /// A stored value could not be read back.
     #[error("the shared store (Redis) holds an unreadable {what}: {why}")]
     Corrupt {

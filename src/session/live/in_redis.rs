@@ -339,10 +339,7 @@ impl LiveCalls for RedisCalls {
                 return Ok(changed);
             }
         }
-        Err(SharedError::Corrupt {
-            what: "session",
-            why: format!("changed by others {CHANGE_ATTEMPTS} times in a row"),
-        })
+        Err(SharedError::Contended { what: "session" })
     }
 
     async fn put(&self, session: Session) -> Result<(), SharedError> {
