@@ -254,14 +254,7 @@ async fn an_idle_call_is_logged_once_though_both_instances_sweep() {
         crate::helpers::sunday_morning()()
             + chrono::Duration::seconds(moved.load(std::sync::atomic::Ordering::SeqCst))
     });
-    let spawn = || {
-        TestApp::builder()
-            .envs(&[("REDIS_URL", redis.url.as_str()), ("API_TOKEN", TOKEN)])
-            .data_dir(dir.path())
-            .clock(std::sync::Arc::clone(&clock))
-            .spawn()
-    };
-    let (a, b) = (spawn().await, spawn().await);
+    let (a, b) = rules_pair(&redis, dir.path(), clock).await;
     let (quiet, busy) = (sid(5), sid(15));
     for call in [&quiet, &busy] {
         a.twiml("/voice/inbound", &[("CallSid", call.as_str())])
@@ -306,8 +299,13 @@ async fn a_stopping_instance_leaves_its_live_calls_to_the_others() {
     assert_eq!(history[1], ("user".into(), "hello?".into()));
 }
 
-/// Two instances with the built-in receptionist on `redis`, sharing `dir`.
-async fn rules_pair(redis: &redis_engine::Redis, dir: &std::path::Path) -> (TestApp, TestApp) {
+/// Two instances with the built-in receptionist on `redis`, sharing `dir`
+/// and `clock`.
+async fn rules_pair(
+    redis: &redis_engine::Redis,
+    dir: &std::path::Path,
+    clock: frontdesk::clock::Clock,
+) -> (TestApp, TestApp) {
     let spawn = || {
         TestApp::builder()
             .envs(&[
@@ -316,7 +314,7 @@ async fn rules_pair(redis: &redis_engine::Redis, dir: &std::path::Path) -> (Test
                 ("BUSINESS_TIMEZONE", "America/New_York"),
             ])
             .data_dir(dir)
-            .clock(crate::helpers::sunday_morning())
+            .clock(std::sync::Arc::clone(&clock))
             .spawn()
     };
     (spawn().await, spawn().await)
@@ -328,7 +326,7 @@ async fn ten_callers_racing_for_one_slot_through_two_instances_book_it_once() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = rules_pair(&redis, dir.path()).await;
+    let (a, b) = rules_pair(&redis, dir.path(), crate::helpers::sunday_morning()).await;
     let apps = std::sync::Arc::new(vec![a, b]);
     // Each webhook of a call lands on the other instance than the last.
     assert_eq!(
@@ -347,7 +345,7 @@ async fn restarting_both_instances_loses_no_booking_and_no_ended_call() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = rules_pair(&redis, dir.path()).await;
+    let (a, b) = rules_pair(&redis, dir.path(), crate::helpers::sunday_morning()).await;
     let (ended, live) = (sid(200), sid(201));
     for call in [&ended, &live] {
         a.twiml(
@@ -372,7 +370,7 @@ async fn restarting_both_instances_loses_no_booking_and_no_ended_call() {
     a.stop().await;
     b.stop().await;
 
-    let (a, b) = rules_pair(&redis, dir.path()).await;
+    let (a, b) = rules_pair(&redis, dir.path(), crate::helpers::sunday_morning()).await;
     let (_, list) = a.get_json("/appointments").await;
     assert_eq!(list["appointments"].as_array().unwrap().len(), 1, "{list}");
     let (code, logged) = b.get_json(&format!("/session/{ended}")).await;
